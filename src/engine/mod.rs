@@ -1,0 +1,388 @@
+//! The decision engine: Cedar over the request's slice of the store, turned into allow, deny
+//! (403) or payment required (402).
+//!
+//! A decision is a value, never an error: only bad input (422) and infrastructure failures
+//! (503) are `Err`. Every error inside evaluation turns the answer into a deny.
+
+mod model;
+pub mod slice;
+
+pub use model::{
+    ActionModel, Gate, Model, ModelPaths, ModelSources, PolicyOrigin, Source, EMBEDDED_POLICIES,
+    EMBEDDED_SCHEMA,
+};
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entity, EntityId, EntityTypeName, EntityUid,
+    Request, Response,
+};
+use serde_json::Value;
+
+use crate::billing::{self, CurrentUsage, Payment, PaymentCode};
+use crate::error::{Error, Result};
+use crate::store::{now_unix, OrgCtx, Store};
+
+/// Builds an entity uid from a type name and an id (any Unicode, empty allowed).
+pub fn uid(type_name: &str, id: &str) -> Result<EntityUid> {
+    let t = EntityTypeName::from_str(type_name).map_err(|e| {
+        Error::invalid("INVALID_ENTITY_TYPE", format!("`{type_name}` is not an entity type name: {e}"))
+    })?;
+    Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
+}
+
+/// The three answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Allowed.
+    Allow,
+    /// Denied by the role side, or by an error: 403.
+    Deny,
+    /// The role side allows; only plan gates forbid: 402.
+    PaymentRequired,
+}
+
+impl Outcome {
+    /// The HTTP status this outcome stands for.
+    pub fn status(self) -> u16 {
+        match self {
+            Outcome::Allow => 200,
+            Outcome::Deny => 403,
+            Outcome::PaymentRequired => 402,
+        }
+    }
+}
+
+/// One decision with its explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The answer.
+    pub outcome: Outcome,
+    /// Ids of the determining policies.
+    pub reasons: Vec<String>,
+    /// Evaluation errors (any error makes the answer a deny).
+    pub errors: Vec<String>,
+    /// Notes such as an unknown principal.
+    pub warnings: Vec<String>,
+    /// The 402 body.
+    pub payment: Option<Payment>,
+}
+
+/// A decision request, already parsed from the wire.
+#[derive(Debug, Clone)]
+pub struct DecisionInput {
+    /// Who acts.
+    pub principal: EntityUid,
+    /// What they do.
+    pub action: EntityUid,
+    /// On what.
+    pub resource: EntityUid,
+    /// Facts about the act (a JSON object); `None` is an empty context.
+    pub context: Option<Value>,
+    /// Entity JSON the store may lack.
+    pub entities: Vec<Value>,
+}
+
+/// Settings that override the catalog's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    /// Upgrade URL template; the catalog's when `None`.
+    pub upgrade_url: Option<String>,
+    /// Past-due grace in days; the catalog's when `None`.
+    pub past_due_grace_days: Option<i64>,
+}
+
+/// The engine: the current model (swapped atomically on reload) and the store.
+pub struct Engine {
+    model: ArcSwap<Model>,
+    store: Store,
+    settings: EngineSettings,
+}
+
+/// What `/v1/permissions` answers for one action.
+#[derive(Debug, Clone)]
+pub struct ActionVerdict {
+    /// Action id (without the type).
+    pub action: String,
+    /// The decision, as `/v1/authorize` would give it.
+    pub decision: Decision,
+}
+
+impl Engine {
+    /// An engine over a loaded model and an open store.
+    pub fn new(model: Model, store: Store, settings: EngineSettings) -> Self {
+        Engine {
+            model: ArcSwap::from_pointee(model),
+            store,
+            settings,
+        }
+    }
+
+    /// The model in force now.
+    pub fn model(&self) -> Arc<Model> {
+        self.model.load_full()
+    }
+
+    /// Replaces the model; decisions already running finish on the one they started with.
+    pub fn swap_model(&self, model: Model) {
+        self.model.store(Arc::new(model));
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The upgrade URL template in force.
+    pub fn upgrade_template(&self, model: &Model) -> String {
+        self.settings
+            .upgrade_url
+            .clone()
+            .unwrap_or_else(|| model.catalog.upgrade_url.clone())
+    }
+
+    /// Org-model context at `now` under `model`'s catalog.
+    pub fn org_ctx<'a>(&self, model: &'a Model, template: &'a str, now: i64) -> OrgCtx<'a> {
+        let days = self
+            .settings
+            .past_due_grace_days
+            .unwrap_or(model.catalog.past_due_grace_days);
+        OrgCtx {
+            catalog: &model.catalog,
+            upgrade_url: template,
+            grace_secs: days.saturating_mul(86_400),
+            now,
+        }
+    }
+
+    fn parse_entities(model: &Model, entities: &[Value]) -> Result<Vec<(Entity, Value)>> {
+        entities
+            .iter()
+            .map(|v| {
+                let e = Entity::from_json_value(v.clone(), Some(&model.schema)).map_err(|e| {
+                    Error::invalid("INVALID_ENTITY", format!("request entity is invalid: {}", render(&e)))
+                })?;
+                Ok((e, v.clone()))
+            })
+            .collect()
+    }
+
+    fn context(model: &Model, action: &EntityUid, context: &Value) -> Result<Context> {
+        Context::from_json_value(context.clone(), Some((&model.schema, action)))
+            .map_err(|e| Error::invalid("INVALID_CONTEXT", format!("context is invalid for `{action}`: {}", render(&e))))
+    }
+
+    /// Answers one decision request.
+    pub fn decide(&self, input: &DecisionInput) -> Result<Decision> {
+        let model = self.model.load();
+        let Some(am) = model.action(&input.action) else {
+            return Err(Error::invalid(
+                "UNKNOWN_ACTION",
+                format!("the schema declares no action `{}`", input.action),
+            ));
+        };
+        let empty = Value::Object(Default::default());
+        let ctx_json = input.context.as_ref().unwrap_or(&empty);
+        let context = Self::context(&model, &input.action, ctx_json)?;
+        let request = Request::new(
+            input.principal.clone(),
+            input.action.clone(),
+            input.resource.clone(),
+            context,
+            Some(&model.schema),
+        )
+        .map_err(|e| Error::invalid("INVALID_REQUEST", render(&e)))?;
+        let provided = Self::parse_entities(&model, &input.entities)?;
+        let template = self.upgrade_template(&model);
+        let ctx = self.org_ctx(&model, &template, now_unix());
+        let slice = self.store.read(|r| {
+            slice::build(&model, r, ctx, &input.principal, &input.resource, ctx_json, provided)
+        })?;
+        self.judge(&model, am, &request, &slice, &template)
+    }
+
+    /// Judges every action the schema allows for this principal and resource type.
+    pub fn permissions(
+        &self,
+        principal: &EntityUid,
+        resource: &EntityUid,
+        context: Option<&Value>,
+        entities: &[Value],
+    ) -> Result<Vec<ActionVerdict>> {
+        let model = self.model.load();
+        let empty = Value::Object(Default::default());
+        let ctx_json = context.unwrap_or(&empty);
+        let provided = Self::parse_entities(&model, entities)?;
+        let template = self.upgrade_template(&model);
+        let ctx = self.org_ctx(&model, &template, now_unix());
+        let mut actions: Vec<&EntityUid> = model
+            .schema
+            .actions_for_principal_and_resource(principal.type_name(), resource.type_name())
+            .collect();
+        actions.sort_by_key(|a| a.to_string());
+        actions.dedup();
+        let slice = self
+            .store
+            .read(|r| slice::build(&model, r, ctx, principal, resource, ctx_json, provided))?;
+        let mut out = Vec::with_capacity(actions.len());
+        for action in actions {
+            let name = action.id().unescaped().to_string();
+            let Some(am) = model.action(action) else { continue };
+            let request = Self::context(&model, action, ctx_json).and_then(|c| {
+                Request::new(principal.clone(), action.clone(), resource.clone(), c, Some(&model.schema))
+                    .map_err(|e| Error::invalid("INVALID_REQUEST", render(&e)))
+            });
+            let decision = match request {
+                Ok(req) => self.judge(&model, am, &req, &slice, &template)?,
+                Err(e) => Decision {
+                    outcome: Outcome::Deny,
+                    reasons: vec![],
+                    errors: vec![e.to_string()],
+                    warnings: slice.warnings.clone(),
+                    payment: None,
+                },
+            };
+            out.push(ActionVerdict { action: name, decision });
+        }
+        Ok(out)
+    }
+
+    /// Evaluates a parsed request over its slice: Cedar's answer, then 403 versus 402.
+    fn judge(
+        &self,
+        model: &Model,
+        am: &ActionModel,
+        request: &Request,
+        slice: &slice::Slice,
+        template: &str,
+    ) -> Result<Decision> {
+        let authorizer = Authorizer::new();
+        let entities = slice.entities(model, &am.entities, None)?;
+        let response = authorizer.is_authorized(request, &am.policies, &entities);
+        let (reasons, errors) = explain(&response);
+        let warnings = slice.warnings.clone();
+        if !errors.is_empty() {
+            // Fail closed: Cedar skips a policy that errors, which could turn a forbid into an
+            // allow; Tollgate never allows when anything went wrong.
+            return Ok(Decision {
+                outcome: Outcome::Deny,
+                reasons,
+                errors,
+                warnings,
+                payment: None,
+            });
+        }
+        if response.decision() == CedarDecision::Allow {
+            return Ok(Decision {
+                outcome: Outcome::Allow,
+                reasons,
+                errors,
+                warnings,
+                payment: None,
+            });
+        }
+        let gates: Vec<&Gate> = reasons.iter().filter_map(|r| am.gates.get(&cedar_policy::PolicyId::new(r))).collect();
+        let only_gates = !gates.is_empty() && gates.len() == reasons.len();
+        if !only_gates {
+            return Ok(Decision {
+                outcome: Outcome::Deny,
+                reasons,
+                errors,
+                warnings,
+                payment: None,
+            });
+        }
+        // Only plan gates forbid: does the role side permit on its own?
+        let role = authorizer.is_authorized(request, &am.role_policies, &entities);
+        let (role_reasons, role_errors) = explain(&role);
+        if role.decision() != CedarDecision::Allow || !role_errors.is_empty() {
+            return Ok(Decision {
+                outcome: Outcome::Deny,
+                reasons: role_reasons,
+                errors: role_errors,
+                warnings,
+                payment: None,
+            });
+        }
+        let payment = self.payment(model, am, request, slice, &gates, template)?;
+        Ok(Decision {
+            outcome: Outcome::PaymentRequired,
+            reasons,
+            errors,
+            warnings,
+            payment: Some(payment),
+        })
+    }
+
+    /// Words the 402: which gate, which usage, and the first tier that would allow.
+    fn payment(
+        &self,
+        model: &Model,
+        am: &ActionModel,
+        request: &Request,
+        slice: &slice::Slice,
+        gates: &[&Gate],
+        template: &str,
+    ) -> Result<Payment> {
+        let mut limits: Vec<&str> = gates
+            .iter()
+            .filter_map(|g| match g {
+                Gate::Limit(rt) => Some(rt.as_str()),
+                Gate::Feature(_) => None,
+            })
+            .collect();
+        // The role's own bucket before the overall seat count, then file order.
+        limits.sort_by_key(|rt| *rt == "seat:total");
+        let feature = gates.iter().find_map(|g| match g {
+            Gate::Feature(f) => Some(f.as_str()),
+            Gate::Limit(_) => None,
+        });
+        let (code, usage) = match (limits.first(), &slice.org) {
+            (Some(rt), Some(org)) => {
+                let tier = model.catalog.tier(&org.effective_plan);
+                let usage = CurrentUsage {
+                    resource_type: (*rt).to_string(),
+                    current: org.usage.get(*rt).copied().unwrap_or(0),
+                    limit: tier.and_then(|t| t.limit(rt)).unwrap_or(0),
+                };
+                (PaymentCode::PlanLimitReached, Some(usage))
+            }
+            (Some(_), None) => (PaymentCode::PlanLimitReached, None),
+            (None, _) => (PaymentCode::FeatureNotInPlan, None),
+        };
+        let mut required = None;
+        if slice.org.is_some() {
+            let authorizer = Authorizer::new();
+            for tier in model.catalog.tiers() {
+                let entities = slice.entities(model, &am.entities, Some(&tier.name))?;
+                let r = authorizer.is_authorized(request, &am.policies, &entities);
+                if r.decision() == CedarDecision::Allow && r.diagnostics().errors().next().is_none() {
+                    required = Some(tier.name.clone());
+                    break;
+                }
+            }
+        }
+        let org_id = slice.org.as_ref().map(|o| o.row.id.as_str()).unwrap_or("");
+        let url = billing::upgrade_url(template, org_id, required.as_deref());
+        Ok(Payment::new(code, feature, required, url, usage))
+    }
+}
+
+fn explain(r: &Response) -> (Vec<String>, Vec<String>) {
+    let mut reasons: Vec<String> = r.diagnostics().reason().map(|p| p.to_string()).collect();
+    reasons.sort();
+    let errors = r.diagnostics().errors().map(|e| e.to_string()).collect();
+    (reasons, errors)
+}
+
+/// A cedar diagnostic as one line, with its help when it has one.
+pub fn render(e: &dyn miette::Diagnostic) -> String {
+    match e.help() {
+        Some(h) => format!("{e}; {h}"),
+        None => e.to_string(),
+    }
+}

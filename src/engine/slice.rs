@@ -1,0 +1,448 @@
+//! Assembles the entities one request needs — its principal, resource, their ancestors, what
+//! their attributes point to, and the org the request is about — from the store and from the
+//! request itself. Nothing outside that slice is read.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
+use serde_json::Value;
+
+use super::{uid, Model};
+use crate::error::{Error, Result};
+use crate::store::{OrgCtx, OrgState, Reader, WorkspaceRow};
+
+/// Upper bound on entities in one slice: a policy graph deeper than this is a modelling error,
+/// and failing closed beats reading half the store.
+pub const MAX_SLICE: usize = 10_000;
+
+/// The entities of one request, with the org (if any) kept apart so its plan can be swapped
+/// when looking for the tier that would allow the request.
+pub struct Slice {
+    /// Every entity except the org and its plan.
+    pub entities: Vec<Entity>,
+    /// The org the request is about, when the store knows it.
+    pub org: Option<OrgState>,
+    /// Things the caller should know (unknown principal, ignored request entity).
+    pub warnings: Vec<String>,
+}
+
+impl Slice {
+    /// Cedar entities for evaluation under `tier` (the org's effective tier when `None`), plus
+    /// the action's own entities.
+    pub fn entities(&self, model: &Model, action_entities: &[Entity], tier: Option<&str>) -> Result<Entities> {
+        let mut all: Vec<Entity> = Vec::with_capacity(self.entities.len() + action_entities.len() + 3);
+        all.extend(self.entities.iter().cloned());
+        all.extend(action_entities.iter().cloned());
+        if let Some(org) = &self.org {
+            let tier = tier.unwrap_or(&org.effective_plan);
+            let status = if tier == org.effective_plan { org.row.status.as_str() } else { "active" };
+            all.push(org_entity(org, tier, status)?);
+            all.push(role_set_entity(org)?);
+            if let Some(plan) = model.plan_entities.get(tier) {
+                all.push(plan.clone());
+            }
+        }
+        Entities::from_entities(all, None).map_err(|e| Error::Internal(format!("slice: {e}")))
+    }
+}
+
+/// Collects entity uids referenced anywhere in a JSON value: `{"__entity": {...}}` escapes and
+/// bare `{"type": .., "id": ..}` objects (the schema-implied form). Over-collecting only costs a
+/// lookup that finds nothing.
+pub fn json_refs(v: &Value, out: &mut Vec<EntityUid>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(inner) = m.get("__entity") {
+                if let Some(u) = uid_of_json(inner) {
+                    out.push(u);
+                }
+                return;
+            }
+            if m.len() == 2 {
+                if let Some(u) = uid_of_json(v) {
+                    out.push(u);
+                    return;
+                }
+            }
+            for x in m.values() {
+                json_refs(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| json_refs(x, out)),
+        _ => {}
+    }
+}
+
+fn uid_of_json(v: &Value) -> Option<EntityUid> {
+    let t = v.get("type")?.as_str()?;
+    let id = v.get("id")?.as_str()?;
+    uid(t, id).ok()
+}
+
+struct Fetched {
+    entity: Option<Entity>,
+    parents: Vec<EntityUid>,
+    refs: Vec<EntityUid>,
+    org: Option<OrgState>,
+    workspace: Option<WorkspaceRow>,
+}
+
+struct Builder<'m, 'r, 'c> {
+    reader: &'r Reader<'c>,
+    ctx: OrgCtx<'m>,
+    provided: HashMap<EntityUid, (Entity, Value)>,
+    warnings: Vec<String>,
+}
+
+fn type_is(u: &EntityUid, name: &str) -> bool {
+    u.type_name().to_string() == name
+}
+
+impl Builder<'_, '_, '_> {
+    fn fetch(&mut self, u: &EntityUid) -> Result<Option<Fetched>> {
+        let tname = u.type_name().to_string();
+        let id = u.id().unescaped();
+        if tname == "Org" {
+            if let Some(state) = self.reader.org_state(self.ctx, id)? {
+                return Ok(Some(Fetched {
+                    entity: None,
+                    parents: vec![],
+                    refs: vec![],
+                    org: Some(state),
+                    workspace: None,
+                }));
+            }
+        }
+        if tname == "Workspace" {
+            if let Some(ws) = self.reader.workspace(id)? {
+                let org = uid("Org", &ws.org)?;
+                let attrs = [
+                    ("org".to_string(), RestrictedExpression::new_entity_uid(org.clone())),
+                    ("name".to_string(), RestrictedExpression::new_string(ws.name.clone())),
+                ];
+                let e = Entity::new(u.clone(), attrs.into_iter().collect(), [org.clone()].into_iter().collect())
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                return Ok(Some(Fetched {
+                    entity: Some(e),
+                    parents: vec![org.clone()],
+                    refs: vec![],
+                    org: None,
+                    workspace: Some(ws),
+                }));
+            }
+        }
+        if let Some(json) = self.reader.entity_json(&tname, id)? {
+            let value: Value = serde_json::from_str(&json)
+                .map_err(|e| Error::Internal(format!("stored entity `{u}` is not JSON: {e}")))?;
+            let mut parents = Vec::new();
+            if let Some(p) = value.get("parents") {
+                json_refs(p, &mut parents);
+            }
+            let mut refs = Vec::new();
+            for key in ["attrs", "tags"] {
+                if let Some(v) = value.get(key) {
+                    json_refs(v, &mut refs);
+                }
+            }
+            let entity = Entity::from_json_value(value.clone(), None)
+                .map_err(|e| Error::Internal(format!("stored entity `{u}`: {e}")))?;
+            if self.provided.contains_key(u) {
+                self.warnings.push(format!(
+                    "request entity `{u}` is ignored: the store holds an entity with that uid"
+                ));
+            }
+            return Ok(Some(Fetched {
+                entity: Some(entity),
+                parents,
+                refs,
+                org: None,
+                workspace: None,
+            }));
+        }
+        if let Some((e, raw)) = self.provided.get(u) {
+            let mut parents = Vec::new();
+            if let Some(p) = raw.get("parents") {
+                json_refs(p, &mut parents);
+            }
+            let mut refs = Vec::new();
+            for key in ["attrs", "tags"] {
+                if let Some(v) = raw.get(key) {
+                    json_refs(v, &mut refs);
+                }
+            }
+            return Ok(Some(Fetched {
+                entity: Some(e.clone()),
+                parents,
+                refs,
+                org: None,
+                workspace: None,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The `membership` / `workspace_access` view of a user in the request's org.
+    fn user_view(
+        &self,
+        user: &EntityUid,
+        org: &OrgState,
+        workspace: Option<&WorkspaceRow>,
+    ) -> Result<Vec<(String, RestrictedExpression)>> {
+        let user_id = user.id().unescaped();
+        let mut attrs = Vec::new();
+        let Some(role) = self.reader.member_role(&org.row.id, user_id)? else {
+            return Ok(attrs);
+        };
+        let Some(def) = org.role(&role) else {
+            return Ok(attrs);
+        };
+        let primary = org.row.primary_owner.as_deref() == Some(user_id);
+        let mut m = vec![
+            ("org".to_string(), RestrictedExpression::new_entity_uid(uid("Org", &org.row.id)?)),
+            ("role".to_string(), RestrictedExpression::new_string(role.clone())),
+            ("level".to_string(), RestrictedExpression::new_long(def.level)),
+            ("rank".to_string(), RestrictedExpression::new_long(if primary { 0 } else { def.level })),
+            (
+                "permissions".to_string(),
+                RestrictedExpression::new_set(def.permissions.iter().map(|p| RestrictedExpression::new_string(p.clone()))),
+            ),
+            (
+                "seat".to_string(),
+                RestrictedExpression::new_string(def.seat.clone().unwrap_or_else(|| "seat:member".into())),
+            ),
+            ("primary_owner".to_string(), RestrictedExpression::new_bool(primary)),
+        ];
+        if let Some(ws) = workspace {
+            m.push(("workspace".to_string(), RestrictedExpression::new_entity_uid(uid("Workspace", &ws.id)?)));
+            if let Some(a) = self.reader.workspace_access(&ws.id, user_id)? {
+                let level = self.ctx.catalog.role(&a.role).map(|r| r.level).unwrap_or(i64::MAX);
+                let wa = RestrictedExpression::new_record([
+                    ("workspace".to_string(), RestrictedExpression::new_entity_uid(uid("Workspace", &ws.id)?)),
+                    ("role".to_string(), RestrictedExpression::new_string(a.role.clone())),
+                    ("level".to_string(), RestrictedExpression::new_long(level)),
+                    ("can_create_agents".to_string(), RestrictedExpression::new_bool(a.can_create_agents)),
+                    ("can_modify_policies".to_string(), RestrictedExpression::new_bool(a.can_modify_policies)),
+                    ("can_invite_users".to_string(), RestrictedExpression::new_bool(a.can_invite_users)),
+                    ("can_view_analytics".to_string(), RestrictedExpression::new_bool(a.can_view_analytics)),
+                ])
+                .map_err(|e| Error::Internal(e.to_string()))?;
+                attrs.push(("workspace_access".to_string(), wa));
+            }
+        }
+        let membership = RestrictedExpression::new_record(m).map_err(|e| Error::Internal(e.to_string()))?;
+        attrs.push(("membership".to_string(), membership));
+        Ok(attrs)
+    }
+}
+
+/// Builds the slice for one request.
+#[allow(clippy::too_many_arguments)]
+pub fn build(
+    model: &Model,
+    reader: &Reader<'_>,
+    ctx: OrgCtx<'_>,
+    principal: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    provided: Vec<(Entity, Value)>,
+) -> Result<Slice> {
+    let mut b = Builder {
+        reader,
+        ctx,
+        provided: provided.into_iter().map(|(e, v)| (e.uid(), (e, v))).collect(),
+        warnings: Vec::new(),
+    };
+    let mut fetched: HashMap<EntityUid, Option<Fetched>> = HashMap::new();
+
+    // Phase 1: the resource and its ancestors, nearest first, to find the org and workspace.
+    let mut lineage = Vec::new();
+    let mut queue = VecDeque::from([resource.clone()]);
+    while let Some(u) = queue.pop_front() {
+        if fetched.contains_key(&u) {
+            continue;
+        }
+        let f = b.fetch(&u)?;
+        if let Some(f) = &f {
+            queue.extend(f.parents.iter().cloned());
+        }
+        lineage.push(u.clone());
+        fetched.insert(u, f);
+        if fetched.len() > MAX_SLICE {
+            return Err(too_large());
+        }
+    }
+    let mut org_uid = lineage
+        .iter()
+        .find(|u| fetched.get(*u).is_some_and(|f| f.as_ref().is_some_and(|f| f.org.is_some())))
+        .cloned();
+    if org_uid.is_none() {
+        if let Value::Object(m) = context {
+            for v in m.values() {
+                let mut refs = Vec::new();
+                json_refs(v, &mut refs);
+                if let [u] = refs.as_slice() {
+                    if type_is(u, "Org") {
+                        let f = b.fetch(u)?;
+                        if f.as_ref().is_some_and(|f| f.org.is_some()) {
+                            fetched.insert(u.clone(), f);
+                            org_uid = Some(u.clone());
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let workspace = lineage
+        .iter()
+        .find_map(|u| fetched.get(u).and_then(|f| f.as_ref()).and_then(|f| f.workspace.clone()));
+    let org = org_uid
+        .as_ref()
+        .and_then(|u| fetched.get_mut(u))
+        .and_then(|f| f.as_mut())
+        .and_then(|f| f.org.take());
+
+    // Phase 2: everything else reachable from the principal, the context and policy literals.
+    let mut roots = vec![principal.clone()];
+    json_refs(context, &mut roots);
+    roots.extend(model.literal_uids.iter().cloned());
+    let mut queue: VecDeque<EntityUid> = roots.into();
+    for f in fetched.values().flatten() {
+        queue.extend(f.refs.iter().cloned());
+    }
+    while let Some(u) = queue.pop_front() {
+        if fetched.contains_key(&u) {
+            continue;
+        }
+        let f = b.fetch(&u)?;
+        if let Some(f) = &f {
+            queue.extend(f.parents.iter().cloned());
+            queue.extend(f.refs.iter().cloned());
+        }
+        fetched.insert(u, f);
+        if fetched.len() > MAX_SLICE {
+            return Err(too_large());
+        }
+    }
+
+    let mut entities = Vec::with_capacity(fetched.len());
+    let mut viewed: HashSet<EntityUid> = HashSet::new();
+    if let Some(org) = &org {
+        for u in [principal, resource] {
+            if !type_is(u, "User") || !viewed.insert(u.clone()) {
+                continue;
+            }
+            let view = b.user_view(u, org, workspace.as_ref())?;
+            let stored = fetched.get_mut(u).and_then(|f| f.take());
+            if view.is_empty() {
+                match stored.and_then(|f| f.entity) {
+                    Some(e) => entities.push(e),
+                    None => b.warnings.push(not_found(u, principal)),
+                }
+                continue;
+            }
+            let entity = match stored.and_then(|f| f.entity) {
+                Some(e) => merge_attrs(&e, view)?,
+                None => Entity::new(u.clone(), view.into_iter().collect(), HashSet::new())
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+            };
+            fetched.insert(u.clone(), None);
+            entities.push(entity);
+        }
+    }
+    for (u, f) in fetched {
+        if viewed.contains(&u) {
+            continue;
+        }
+        match f {
+            Some(f) => {
+                if let Some(e) = f.entity {
+                    entities.push(e);
+                }
+            }
+            None => {
+                let is_plan_model = (type_is(&u, "Plan") || type_is(&u, "RoleSet")) && org.is_some();
+                if (&u == principal || &u == resource) && !is_plan_model {
+                    b.warnings.push(not_found(&u, principal));
+                }
+            }
+        }
+    }
+    Ok(Slice {
+        entities,
+        org,
+        warnings: b.warnings,
+    })
+}
+
+/// Adds `view` attributes to an entity that has its own (stored or sent with the request),
+/// going through Cedar's JSON form since `Entity` has no setter.
+fn merge_attrs(e: &Entity, view: Vec<(String, RestrictedExpression)>) -> Result<Entity> {
+    let internal = |e: &dyn std::fmt::Display| Error::Internal(e.to_string());
+    let mut json = e.to_json_value().map_err(|e| internal(&e))?;
+    let view_entity = Entity::new(e.uid(), view.into_iter().collect(), HashSet::new()).map_err(|e| internal(&e))?;
+    let view_json = view_entity.to_json_value().map_err(|e| internal(&e))?;
+    if let Some(Value::Object(src)) = view_json.get("attrs") {
+        match json.get_mut("attrs") {
+            Some(Value::Object(dst)) => {
+                for (k, v) in src {
+                    dst.insert(k.clone(), v.clone());
+                }
+            }
+            _ => {
+                if let Value::Object(top) = &mut json {
+                    top.insert("attrs".into(), Value::Object(src.clone()));
+                }
+            }
+        }
+    }
+    Entity::from_json_value(json, None).map_err(|e| internal(&e))
+}
+
+fn not_found(u: &EntityUid, principal: &EntityUid) -> String {
+    let role = if u == principal { "principal" } else { "resource" };
+    format!(
+        "{role} `{u}` is neither in the store nor in the request's entities; it is evaluated with no attributes and no parents"
+    )
+}
+
+fn too_large() -> Error {
+    Error::invalid(
+        "SLICE_TOO_LARGE",
+        format!("the request reaches more than {MAX_SLICE} entities"),
+    )
+}
+
+fn org_entity(org: &OrgState, tier: &str, status: &str) -> Result<Entity> {
+    let id = &org.row.id;
+    let mut attrs = vec![
+        ("plan".to_string(), RestrictedExpression::new_entity_uid(uid("Plan", tier)?)),
+        ("subscription_status".to_string(), RestrictedExpression::new_string(status.to_string())),
+        ("roles".to_string(), RestrictedExpression::new_entity_uid(uid("RoleSet", id)?)),
+    ];
+    if let Some(owner) = &org.row.primary_owner {
+        attrs.push(("primary_owner".to_string(), RestrictedExpression::new_entity_uid(uid("User", owner)?)));
+    }
+    let tags = org.usage.iter().map(|(rt, n)| (rt.clone(), RestrictedExpression::new_long(*n)));
+    Entity::new_with_tags(uid("Org", id)?, attrs, [], tags).map_err(|e| Error::Internal(e.to_string()))
+}
+
+fn role_set_entity(org: &OrgState) -> Result<Entity> {
+    let mut tags = Vec::with_capacity(org.roles.len());
+    for r in &org.roles {
+        let rec = RestrictedExpression::new_record([
+            ("level".to_string(), RestrictedExpression::new_long(r.level)),
+            (
+                "permissions".to_string(),
+                RestrictedExpression::new_set(r.permissions.iter().map(|p| RestrictedExpression::new_string(p.clone()))),
+            ),
+            (
+                "seat".to_string(),
+                RestrictedExpression::new_string(r.seat.clone().unwrap_or_else(|| "seat:member".into())),
+            ),
+        ])
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        tags.push((r.name.clone(), rec));
+    }
+    Entity::new_with_tags(uid("RoleSet", &org.row.id)?, [], [], tags).map_err(|e| Error::Internal(e.to_string()))
+}

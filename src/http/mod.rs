@@ -1,0 +1,301 @@
+//! The HTTP face of Tollgate: the only module that knows actix-web and the wire format.
+
+mod data;
+mod decisions;
+mod error;
+mod ops;
+mod wire;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::Settings;
+use crate::engine::{Engine, EngineSettings, Model, ModelPaths, ModelSources};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// Shared state of every worker: built once, cloned as `Arc`s.
+pub struct AppState {
+    /// Engine (model + store).
+    pub engine: Arc<Engine>,
+    /// Where the model was read from (for reloads).
+    pub model_paths: ModelPaths,
+    admin_token: String,
+    decision_token: Option<String>,
+    /// Body limit for decision endpoints.
+    pub max_decision_body: usize,
+    /// Body limit for data endpoints.
+    pub max_data_body: usize,
+    /// Batch size limit.
+    pub max_batch: usize,
+}
+
+fn digest(s: &[u8]) -> [u8; 32] {
+    Sha256::digest(s).into()
+}
+
+/// Constant-time token comparison (hashing first hides the length too).
+pub fn token_matches(given: &str, expected: &str) -> bool {
+    bool::from(digest(given.as_bytes()).ct_eq(&digest(expected.as_bytes())))
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+impl AppState {
+    /// Requires the admin token.
+    pub fn require_admin(&self, req: &HttpRequest) -> Result<()> {
+        match bearer(req) {
+            Some(t) if token_matches(t, &self.admin_token) => Ok(()),
+            Some(_) => Err(Error::Unauthorized("the bearer token is not valid".into())),
+            None => Err(Error::Unauthorized("this endpoint needs `Authorization: Bearer <admin token>`".into())),
+        }
+    }
+
+    /// Requires the decision token when one is set (the admin token also works); without one,
+    /// only loopback peers may ask.
+    pub fn require_decision(&self, req: &HttpRequest) -> Result<()> {
+        match &self.decision_token {
+            Some(expected) => match bearer(req) {
+                Some(t) if token_matches(t, expected) || token_matches(t, &self.admin_token) => Ok(()),
+                Some(_) => Err(Error::Unauthorized("the bearer token is not valid".into())),
+                None => Err(Error::Unauthorized(
+                    "decisions need `Authorization: Bearer <decision token>`".into(),
+                )),
+            },
+            None => {
+                let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+                if loopback {
+                    Ok(())
+                } else {
+                    Err(Error::Unauthorized(
+                        "no decision token is configured, so decisions are open to loopback peers only".into(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Reads a JSON body up to `limit` bytes: 415 for another content type, 413 past the limit.
+pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<serde_json::Value> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(Error::UnsupportedMediaType);
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| Error::malformed("BODY_READ_FAILED", format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(Error::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| Error::malformed("MALFORMED_JSON", format!("the body is not valid JSON: {e}")))
+}
+
+/// Like [`read_json`], but an empty body is `None`.
+pub async fn read_optional_json(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Option<serde_json::Value>> {
+    let empty = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0")
+        || (req.headers().get(header::CONTENT_LENGTH).is_none()
+            && req.headers().get(header::TRANSFER_ENCODING).is_none());
+    if empty {
+        return Ok(None);
+    }
+    read_json(req, payload, limit).await.map(Some)
+}
+
+/// Turns any error response without a JSON body (actix's own 404, 405, ...) into
+/// `{code, message}`, so a client never sees HTML or an empty body.
+fn json_errors<B: actix_web::body::MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let code = match status.as_u16() {
+        404 => "NOT_FOUND",
+        405 => "METHOD_NOT_ALLOWED",
+        413 => "PAYLOAD_TOO_LARGE",
+        400 => "BAD_REQUEST",
+        _ if status.is_server_error() => "INTERNAL",
+        _ => "ERROR",
+    };
+    let body = serde_json::json!({
+        "code": code,
+        "message": status.canonical_reason().unwrap_or("error").to_lowercase(),
+    })
+    .to_string();
+    let (req, mut res) = res.into_parts();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let res = res.set_body(body).map_into_boxed_body();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, res).map_into_right_body(),
+    ))
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    decisions::routes(cfg);
+    data::routes(cfg);
+    ops::routes(cfg);
+}
+
+async fn not_found() -> Result<HttpResponse> {
+    Err(Error::NotFound("no such endpoint".into()))
+}
+
+/// A built, bound daemon: the address it got and the server to run.
+pub struct Application {
+    addr: SocketAddr,
+    server: Server,
+    /// Where the generated admin token was written, when one was generated.
+    pub token_file: Option<std::path::PathBuf>,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Opens the store, loads the model, binds the listener. Fails fast on any bad setting.
+    pub fn build(settings: Settings) -> Result<Application> {
+        let sources = ModelSources::read(&settings.model)?;
+        let model = Model::build(&sources)?;
+        let store = Store::open(&settings.db)?;
+        store.spawn_health_monitor(std::time::Duration::from_millis(200));
+        let (admin_token, token_file) = match settings.admin_token.clone() {
+            Some(t) => (t, None),
+            None => {
+                let (t, path) = crate::cli::admin_token_file(&settings.db)?;
+                (t, Some(path))
+            }
+        };
+        let engine = Arc::new(Engine::new(
+            model,
+            store,
+            EngineSettings {
+                upgrade_url: settings.upgrade_url.clone(),
+                past_due_grace_days: settings.past_due_grace_days,
+            },
+        ));
+        let state = web::Data::new(AppState {
+            engine,
+            model_paths: settings.model.clone(),
+            admin_token,
+            decision_token: settings.decision_token.clone(),
+            max_decision_body: settings.max_decision_body,
+            max_data_body: settings.max_data_body,
+            max_batch: settings.max_batch,
+        });
+        let listener = TcpListener::bind(settings.listen)
+            .map_err(|e| Error::io(format!("cannot listen on {}", settings.listen), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("cannot read the bound address", e))?;
+        let data = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(ErrorHandlers::new().default_handler(json_errors))
+                .configure(routes)
+                .default_service(web::to(not_found))
+        })
+        .workers(settings.workers)
+        .disable_signals()
+        .listen(listener)
+        .map_err(|e| Error::io("cannot start the HTTP server", e))?
+        .run();
+        Ok(Application {
+            addr,
+            server,
+            token_file,
+            state,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Shared state (for reloads from signals).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains gracefully.
+    pub async fn run_until_stopped(self) -> Result<()> {
+        let handle = self.server.handle();
+        let server = self.server;
+        let stop = async move {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot watch SIGTERM");
+                        let _ = ctrl_c.await;
+                        return;
+                    }
+                };
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+        };
+        tokio::select! {
+            r = server => r.map_err(|e| Error::io("server failed", e)),
+            _ = stop => {
+                tracing::info!("stopping");
+                handle.stop(true).await;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Wire forms: entity uids in either spelling, and decision answers.
+
+use cedar_policy::EntityUid;
+use serde_json::{json, Map, Value};
+
+use crate::engine::{self, Decision, Outcome};
+use crate::error::{Error, Result};
+
+/// Parses a uid written as `{"type": "User", "id": "alice"}` or as `User::"alice"`.
+pub fn parse_uid(v: &Value, field: &str) -> Result<EntityUid> {
+    match v {
+        Value::Object(m) => {
+            let t = m.get("type").and_then(Value::as_str);
+            let id = m.get("id").and_then(Value::as_str);
+            match (t, id, m.len()) {
+                (Some(t), Some(id), 2) => engine::uid(t, id),
+                _ => Err(Error::invalid(
+                    "INVALID_UID",
+                    format!("`{field}` must be {{\"type\": ..., \"id\": ...}} or a string like `User::\"alice\"`"),
+                )),
+            }
+        }
+        Value::String(s) => s.parse::<EntityUid>().map_err(|e| {
+            Error::invalid("INVALID_UID", format!("`{field}` is not an entity uid like `User::\"alice\"`: {e}"))
+        }),
+        _ => Err(Error::invalid(
+            "INVALID_UID",
+            format!("`{field}` must be an object or a string"),
+        )),
+    }
+}
+
+/// Takes the object out of a JSON body, or says what was expected.
+pub fn object(v: Value, what: &str) -> Result<Map<String, Value>> {
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => Err(Error::invalid("INVALID_REQUEST", format!("{what} must be a JSON object"))),
+    }
+}
+
+/// Refuses fields outside `allowed`.
+pub fn deny_unknown(m: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
+    match m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(Error::invalid(
+            "UNKNOWN_FIELD",
+            format!("unknown field `{k}`; expected one of {}", allowed.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The answer object of one decision.
+pub fn decision_json(d: &Decision) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "decision".into(),
+        json!(match d.outcome {
+            Outcome::Allow => "allow",
+            Outcome::Deny => "deny",
+            Outcome::PaymentRequired => "payment_required",
+        }),
+    );
+    m.insert("status".into(), json!(d.outcome.status()));
+    m.insert("reasons".into(), json!(d.reasons));
+    m.insert("errors".into(), json!(d.errors));
+    if !d.warnings.is_empty() {
+        m.insert("warnings".into(), json!(d.warnings));
+    }
+    if let Some(p) = &d.payment {
+        m.insert("payment".into(), serde_json::to_value(p).unwrap_or(Value::Null));
+    }
+    Value::Object(m)
+}
+
+/// An error in a batch slot.
+pub fn error_slot(e: &Error) -> Value {
+    json!({"error": e.body()})
+}

@@ -1,0 +1,265 @@
+//! The SQLite store: one file holding generic Cedar entities and the built-in org model
+//! (orgs, members, invitations, workspaces, roles, usage), plus the audit trail.
+//!
+//! Reads go through a small pool of read-only connections inside a deferred transaction, so one
+//! decision sees one consistent snapshot and never waits on the writer (WAL). Writes go through
+//! the single writer connection inside `BEGIN IMMEDIATE`, and a write is reported done only
+//! after `COMMIT` returned with `synchronous=FULL`, so an acknowledged write survives a crash.
+
+mod org;
+mod queries;
+
+pub use org::*;
+pub use queries::*;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// Read connections kept open; more readers than this open and close on demand.
+const READ_POOL: usize = 8;
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    healthy: AtomicBool,
+    health_reason: Mutex<String>,
+    /// (device, inode) of the file opened at start: a replaced or deleted file is not ours.
+    identity: (u64, u64),
+    /// Bumped after every committed write; lets caches tell stale from fresh.
+    version: AtomicU64,
+}
+
+fn pragmas(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;",
+    )?;
+    if writer {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Store> {
+        let writer = Connection::open(path).map_err(|e| {
+            Error::StoreUnavailable(format!("cannot open `{}`: {e}", path.display()))
+        })?;
+        pragmas(&writer, true)?;
+        migrate(&writer)?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| Error::io(format!("cannot stat `{}`", path.display()), e))?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                healthy: AtomicBool::new(true),
+                health_reason: Mutex::new(String::new()),
+                identity: (meta.dev(), meta.ino()),
+                version: AtomicU64::new(1),
+            }),
+        };
+        store.check_health();
+        Ok(store)
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Monotonic counter of committed writes.
+    pub fn version(&self) -> u64 {
+        self.inner.version.load(Ordering::Acquire)
+    }
+
+    /// Whether the last health check found the file present, ours and writable.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.healthy.load(Ordering::Acquire)
+    }
+
+    /// Why the store is unhealthy (empty when healthy).
+    pub fn health_reason(&self) -> String {
+        self.inner.health_reason.lock().clone()
+    }
+
+    /// Re-checks the file: SQLite keeps working on an open descriptor after the file is deleted
+    /// or made read-only, which would silently lose writes and serve stale data, so the store
+    /// watches the path itself and fails closed when it changes under us.
+    pub fn check_health(&self) -> bool {
+        let reason = match std::fs::metadata(&self.inner.path) {
+            Err(e) => Some(format!("database file `{}` is gone: {e}", self.inner.path.display())),
+            Ok(m) if (m.dev(), m.ino()) != self.inner.identity => Some(format!(
+                "database file `{}` was replaced",
+                self.inner.path.display()
+            )),
+            Ok(m) if m.permissions().readonly() => Some(format!(
+                "database file `{}` is read-only",
+                self.inner.path.display()
+            )),
+            Ok(_) => None,
+        };
+        let ok = reason.is_none();
+        let was = self.inner.healthy.swap(ok, Ordering::AcqRel);
+        if was != ok {
+            match &reason {
+                Some(r) => tracing::error!(reason = %r, "store unavailable; decisions fail closed"),
+                None => tracing::info!("store available again"),
+            }
+        }
+        *self.inner.health_reason.lock() = reason.unwrap_or_default();
+        ok
+    }
+
+    /// Checks health every `every` on a background thread for as long as the store lives.
+    pub fn spawn_health_monitor(&self, every: Duration) {
+        let weak = Arc::downgrade(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("tollgate-store-health".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                match weak.upgrade() {
+                    Some(inner) => {
+                        Store { inner }.check_health();
+                    }
+                    None => return,
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the store health monitor");
+        }
+    }
+
+    fn unavailable(&self) -> Error {
+        Error::StoreUnavailable(self.health_reason())
+    }
+
+    /// Runs `f` over one consistent read snapshot.
+    pub fn read<T>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
+        if !self.is_healthy() {
+            return Err(self.unavailable());
+        }
+        let conn = match self.inner.readers.lock().pop() {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let result = (|| {
+            conn.execute_batch("BEGIN DEFERRED")?;
+            let out = f(&Reader { conn: &conn });
+            // A read transaction has nothing to keep; end it whatever `f` returned.
+            conn.execute_batch("COMMIT")?;
+            out
+        })();
+        if result.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        let mut pool = self.inner.readers.lock();
+        if pool.len() < READ_POOL {
+            pool.push(conn);
+        }
+        result
+    }
+
+    fn open_reader(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.inner.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::StoreUnavailable(format!("cannot open a reader: {e}")))?;
+        pragmas(&conn, false)?;
+        Ok(conn)
+    }
+
+    /// Runs `f` inside one write transaction; commits only if `f` succeeds. The result is
+    /// returned only after the commit is durable.
+    pub fn write<T>(&self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+        if !self.check_health() {
+            return Err(self.unavailable());
+        }
+        let mut conn = self.inner.writer.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&Writer {
+            reader: Reader { conn: &tx },
+        })?;
+        // Re-check just before committing: a commit into a deleted file is a lost write.
+        if !self.check_health() {
+            return Err(self.unavailable());
+        }
+        tx.commit()?;
+        self.inner.version.fetch_add(1, Ordering::AcqRel);
+        Ok(out)
+    }
+
+    /// Whether a trivial query succeeds on the writer (for `/readyz`).
+    pub fn ping(&self) -> bool {
+        self.check_health()
+            && self
+                .inner
+                .writer
+                .lock()
+                .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .is_ok()
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let target = MIGRATIONS.len() as i64;
+    if current > target {
+        return Err(Error::StoreUnavailable(format!(
+            "database schema version {current} is newer than this binary knows ({target})"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}\nPRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))?;
+    }
+    Ok(())
+}
+
+/// Read access inside one transaction.
+pub struct Reader<'a> {
+    conn: &'a Connection,
+}
+
+/// Write access inside one `BEGIN IMMEDIATE` transaction; reads see the transaction's writes.
+pub struct Writer<'a> {
+    reader: Reader<'a>,
+}
+
+impl<'a> std::ops::Deref for Writer<'a> {
+    type Target = Reader<'a>;
+    fn deref(&self) -> &Reader<'a> {
+        &self.reader
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,484 @@
+//! Row-level reads and writes. Every statement is a prepared, cached point lookup or a range
+//! over one org's keys.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{Reader, Writer};
+use crate::error::Result;
+
+/// An org row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRow {
+    /// Org id.
+    pub id: String,
+    /// Nominal plan (tier name).
+    pub plan: String,
+    /// Subscription status (Stripe's name).
+    pub status: String,
+    /// When the org became `past_due` (unix seconds).
+    pub past_due_since: Option<i64>,
+    /// The primary owner's user id.
+    pub primary_owner: Option<String>,
+}
+
+/// A pending invitation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationRow {
+    /// Invitation id.
+    pub id: String,
+    /// Invitee's email.
+    pub email: String,
+    /// Role granted on accept.
+    pub role: String,
+    /// Expiry (unix seconds).
+    pub expires_at: i64,
+}
+
+/// A workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceRow {
+    /// Global workspace id.
+    pub id: String,
+    /// Owning org.
+    pub org: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A user's access to one workspace.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WorkspaceAccessRow {
+    /// Workspace role (`admin`, `member`, `viewer`); counts only with `resource_roles`.
+    pub role: String,
+    /// May create agents.
+    pub can_create_agents: bool,
+    /// May modify the workspace's policies.
+    pub can_modify_policies: bool,
+    /// May invite users to the workspace.
+    pub can_invite_users: bool,
+    /// May view analytics.
+    pub can_view_analytics: bool,
+}
+
+/// A custom role row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRoleRow {
+    /// Role name.
+    pub name: String,
+    /// Level (lower outranks higher).
+    pub level: i64,
+    /// Permissions.
+    pub permissions: Vec<String>,
+}
+
+impl Reader<'_> {
+    /// A generic entity's stored JSON.
+    pub fn entity_json(&self, etype: &str, eid: &str) -> Result<Option<String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT json FROM entities WHERE etype = ?1 AND eid = ?2")?;
+        Ok(st
+            .query_row(params![etype, eid], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// An org by id.
+    pub fn org(&self, id: &str) -> Result<Option<OrgRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, plan, status, past_due_since, primary_owner FROM orgs WHERE id = ?1",
+        )?;
+        Ok(st
+            .query_row(params![id], |r| {
+                Ok(OrgRow {
+                    id: r.get(0)?,
+                    plan: r.get(1)?,
+                    status: r.get(2)?,
+                    past_due_since: r.get(3)?,
+                    primary_owner: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// A member's role in an org.
+    pub fn member_role(&self, org: &str, user: &str) -> Result<Option<String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT role FROM members WHERE org = ?1 AND user = ?2")?;
+        Ok(st.query_row(params![org, user], |r| r.get(0)).optional()?)
+    }
+
+    /// All members of an org, by user id.
+    pub fn members(&self, org: &str) -> Result<Vec<(String, String)>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT user, role FROM members WHERE org = ?1 ORDER BY user")?;
+        let rows = st.query_map(params![org], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Counters kept for an org (`role:<name>`, `workspaces`).
+    pub fn counters(&self, org: &str) -> Result<BTreeMap<String, i64>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT key, n FROM counters WHERE org = ?1")?;
+        let rows = st.query_map(params![org], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Pending invitations of an org that expire after `now`, by role: (role, count).
+    pub fn pending_invitations_by_role(&self, org: &str, now: i64) -> Result<Vec<(String, i64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT role, COUNT(*) FROM invitations WHERE org = ?1 AND expires_at > ?2 GROUP BY role",
+        )?;
+        let rows = st.query_map(params![org, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One invitation.
+    pub fn invitation(&self, org: &str, id: &str) -> Result<Option<InvitationRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, email, role, expires_at FROM invitations WHERE org = ?1 AND id = ?2",
+        )?;
+        Ok(st
+            .query_row(params![org, id], |r| {
+                Ok(InvitationRow {
+                    id: r.get(0)?,
+                    email: r.get(1)?,
+                    role: r.get(2)?,
+                    expires_at: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// All invitations of an org (expired ones included; callers mark them).
+    pub fn invitations(&self, org: &str) -> Result<Vec<InvitationRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, email, role, expires_at FROM invitations WHERE org = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![org], |r| {
+            Ok(InvitationRow {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                role: r.get(2)?,
+                expires_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A workspace by global id.
+    pub fn workspace(&self, id: &str) -> Result<Option<WorkspaceRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, org, name FROM workspaces WHERE id = ?1")?;
+        Ok(st
+            .query_row(params![id], |r| {
+                Ok(WorkspaceRow {
+                    id: r.get(0)?,
+                    org: r.get(1)?,
+                    name: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Workspaces of an org.
+    pub fn workspaces(&self, org: &str) -> Result<Vec<WorkspaceRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, org, name FROM workspaces WHERE org = ?1 ORDER BY id")?;
+        let rows = st.query_map(params![org], |r| {
+            Ok(WorkspaceRow {
+                id: r.get(0)?,
+                org: r.get(1)?,
+                name: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A user's access to a workspace.
+    pub fn workspace_access(&self, ws: &str, user: &str) -> Result<Option<WorkspaceAccessRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT role, can_create_agents, can_modify_policies, can_invite_users, can_view_analytics \
+             FROM workspace_members WHERE workspace = ?1 AND user = ?2",
+        )?;
+        Ok(st
+            .query_row(params![ws, user], |r| {
+                Ok(WorkspaceAccessRow {
+                    role: r.get(0)?,
+                    can_create_agents: r.get(1)?,
+                    can_modify_policies: r.get(2)?,
+                    can_invite_users: r.get(3)?,
+                    can_view_analytics: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Members of a workspace with their access.
+    pub fn workspace_members(&self, ws: &str) -> Result<Vec<(String, WorkspaceAccessRow)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT user, role, can_create_agents, can_modify_policies, can_invite_users, can_view_analytics \
+             FROM workspace_members WHERE workspace = ?1 ORDER BY user",
+        )?;
+        let rows = st.query_map(params![ws], |r| {
+            Ok((
+                r.get(0)?,
+                WorkspaceAccessRow {
+                    role: r.get(1)?,
+                    can_create_agents: r.get(2)?,
+                    can_modify_policies: r.get(3)?,
+                    can_invite_users: r.get(4)?,
+                    can_view_analytics: r.get(5)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Custom roles of an org.
+    pub fn custom_roles(&self, org: &str) -> Result<Vec<CustomRoleRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT name, level, permissions FROM roles WHERE org = ?1")?;
+        let rows = st.query_map(params![org], |r| {
+            let perms: String = r.get(2)?;
+            Ok(CustomRoleRow {
+                name: r.get(0)?,
+                level: r.get(1)?,
+                permissions: serde_json::from_str(&perms).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// App-owned usage counters of an org.
+    pub fn app_usage(&self, org: &str) -> Result<BTreeMap<String, i64>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT resource_type, current FROM usage WHERE org = ?1")?;
+        let rows = st.query_map(params![org], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl Writer<'_> {
+    /// Inserts or replaces a generic entity.
+    pub fn put_entity(&self, etype: &str, eid: &str, json: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO entities (etype, eid, json) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (etype, eid) DO UPDATE SET json = excluded.json",
+            )?
+            .execute(params![etype, eid, json])?;
+        Ok(())
+    }
+
+    /// Deletes a generic entity; whether it existed.
+    pub fn delete_entity(&self, etype: &str, eid: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM entities WHERE etype = ?1 AND eid = ?2")?
+            .execute(params![etype, eid])?;
+        Ok(n > 0)
+    }
+
+    /// Inserts or updates an org row.
+    pub fn put_org(&self, org: &OrgRow, now: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO orgs (id, plan, status, past_due_since, primary_owner, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
+                 ON CONFLICT (id) DO UPDATE SET plan = excluded.plan, status = excluded.status, \
+                 past_due_since = excluded.past_due_since, primary_owner = excluded.primary_owner, \
+                 updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                org.id,
+                org.plan,
+                org.status,
+                org.past_due_since,
+                org.primary_owner,
+                now
+            ])?;
+        Ok(())
+    }
+
+    /// Adds `delta` to one counter.
+    pub fn bump_counter(&self, org: &str, key: &str, delta: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO counters (org, key, n) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (org, key) DO UPDATE SET n = n + excluded.n",
+            )?
+            .execute(params![org, key, delta])?;
+        Ok(())
+    }
+
+    /// Sets a member's role; returns the previous role.
+    pub fn put_member(&self, org: &str, user: &str, role: &str, now: i64) -> Result<Option<String>> {
+        let old = self.member_role(org, user)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO members (org, user, role, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (org, user) DO UPDATE SET role = excluded.role",
+            )?
+            .execute(params![org, user, role, now])?;
+        if old.as_deref() != Some(role) {
+            if let Some(old) = &old {
+                self.bump_counter(org, &format!("role:{old}"), -1)?;
+            }
+            self.bump_counter(org, &format!("role:{role}"), 1)?;
+        }
+        Ok(old)
+    }
+
+    /// Removes a member and their workspace access in the org; returns the removed role.
+    pub fn delete_member(&self, org: &str, user: &str) -> Result<Option<String>> {
+        let old = self.member_role(org, user)?;
+        if let Some(role) = &old {
+            self.conn
+                .prepare_cached("DELETE FROM members WHERE org = ?1 AND user = ?2")?
+                .execute(params![org, user])?;
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM workspace_members WHERE user = ?2 AND workspace IN \
+                     (SELECT id FROM workspaces WHERE org = ?1)",
+                )?
+                .execute(params![org, user])?;
+            self.bump_counter(org, &format!("role:{role}"), -1)?;
+        }
+        Ok(old)
+    }
+
+    /// Inserts or replaces an invitation.
+    pub fn put_invitation(&self, org: &str, inv: &InvitationRow, now: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO invitations (org, id, email, role, expires_at, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (org, id) DO UPDATE SET \
+                 email = excluded.email, role = excluded.role, expires_at = excluded.expires_at",
+            )?
+            .execute(params![org, inv.id, inv.email, inv.role, inv.expires_at, now])?;
+        Ok(())
+    }
+
+    /// Deletes an invitation; whether it existed.
+    pub fn delete_invitation(&self, org: &str, id: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM invitations WHERE org = ?1 AND id = ?2")?
+            .execute(params![org, id])?;
+        Ok(n > 0)
+    }
+
+    /// Inserts or renames a workspace; whether it is new.
+    pub fn put_workspace(&self, ws: &WorkspaceRow, now: i64) -> Result<bool> {
+        let existed = self.workspace(&ws.id)?.is_some();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO workspaces (id, org, name, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+            )?
+            .execute(params![ws.id, ws.org, ws.name, now])?;
+        if !existed {
+            self.bump_counter(&ws.org, "workspaces", 1)?;
+        }
+        Ok(!existed)
+    }
+
+    /// Deletes a workspace and its member rows; whether it existed.
+    pub fn delete_workspace(&self, org: &str, id: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM workspaces WHERE id = ?1 AND org = ?2")?
+            .execute(params![id, org])?;
+        if n > 0 {
+            self.conn
+                .prepare_cached("DELETE FROM workspace_members WHERE workspace = ?1")?
+                .execute(params![id])?;
+            self.bump_counter(org, "workspaces", -1)?;
+        }
+        Ok(n > 0)
+    }
+
+    /// Sets a user's access to a workspace.
+    pub fn put_workspace_access(&self, ws: &str, user: &str, a: &WorkspaceAccessRow) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO workspace_members (workspace, user, role, can_create_agents, \
+                 can_modify_policies, can_invite_users, can_view_analytics) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (workspace, user) DO UPDATE SET \
+                 role = excluded.role, can_create_agents = excluded.can_create_agents, \
+                 can_modify_policies = excluded.can_modify_policies, \
+                 can_invite_users = excluded.can_invite_users, \
+                 can_view_analytics = excluded.can_view_analytics",
+            )?
+            .execute(params![
+                ws,
+                user,
+                a.role,
+                a.can_create_agents,
+                a.can_modify_policies,
+                a.can_invite_users,
+                a.can_view_analytics
+            ])?;
+        Ok(())
+    }
+
+    /// Removes a user's access to a workspace; whether it existed.
+    pub fn delete_workspace_access(&self, ws: &str, user: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM workspace_members WHERE workspace = ?1 AND user = ?2")?
+            .execute(params![ws, user])?;
+        Ok(n > 0)
+    }
+
+    /// Inserts or replaces a custom role.
+    pub fn put_custom_role(&self, org: &str, role: &CustomRoleRow) -> Result<()> {
+        let perms = serde_json::to_string(&role.permissions)
+            .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO roles (org, name, level, permissions) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (org, name) DO UPDATE SET level = excluded.level, \
+                 permissions = excluded.permissions",
+            )?
+            .execute(params![org, role.name, role.level, perms])?;
+        Ok(())
+    }
+
+    /// Sets an app-owned usage counter.
+    pub fn set_app_usage(&self, org: &str, resource_type: &str, current: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO usage (org, resource_type, current) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (org, resource_type) DO UPDATE SET current = excluded.current",
+            )?
+            .execute(params![org, resource_type, current])?;
+        Ok(())
+    }
+
+    /// Appends an audit record inside the current transaction.
+    pub fn audit(
+        &self,
+        org: Option<&str>,
+        action: &str,
+        target: &str,
+        detail: &serde_json::Value,
+        now: i64,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO audit (at, org, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![now, org, action, target, detail.to_string()])?;
+        Ok(())
+    }
+}
