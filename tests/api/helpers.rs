@@ -1,0 +1,196 @@
+//! Spawns the daemon and offers one typed helper per kind of call.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// The admin token every test daemon uses.
+pub const ADMIN: &str = "test-admin-token-0123456789";
+
+/// A running daemon and the temp dir holding its database.
+pub struct TestApp {
+    pub base: String,
+    child: Child,
+    pub dir: tempfile::TempDir,
+    agent: ureq::Agent,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+/// An HTTP answer: status and JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub raw: String,
+    pub content_type: String,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent()
+}
+
+fn start(dir: &Path, args: &[String], envs: &[(String, String)]) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--db")
+        .arg(dir.join("tollgate.db"))
+        .args(args)
+        .env_remove("TOLLGATE_DECISION_TOKEN")
+        .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
+        .env("TOLLGATE_LOG", std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(if std::env::var("TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() });
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn tollgate");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    break addr.trim().to_string();
+                }
+            }
+            _ => {
+                let status = child.wait().expect("wait");
+                panic!("tollgate exited before listening: {status}");
+            }
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+impl TestApp {
+    /// A daemon on the embedded default model.
+    pub fn spawn() -> TestApp {
+        Self::spawn_with(&[], &[])
+    }
+
+    /// A daemon with extra flags and environment.
+    pub fn spawn_with(args: &[&str], envs: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let envs: Vec<(String, String)> = envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (child, base) = start(dir.path(), &args, &envs);
+        TestApp { base, child, dir, agent: agent(), args, envs }
+    }
+
+    /// Kills the daemon (SIGKILL, no graceful shutdown) and starts a new one on the same files.
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, base) = start(self.dir.path(), &self.args, &self.envs);
+        self.child = child;
+        self.base = base;
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("tollgate.db")
+    }
+
+    /// Sends `method path` with an optional JSON body and optional bearer token.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>, token: Option<&str>) -> Answer {
+        let raw_body = body.map(|b| b.to_string());
+        self.call_raw(method, path, raw_body.as_deref(), "application/json", token)
+    }
+
+    pub fn call_raw(&self, method: &str, path: &str, body: Option<&str>, content_type: &str, token: Option<&str>) -> Answer {
+        let url = format!("{}{}", self.base, path);
+        let mut req = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = match body {
+            Some(b) => {
+                let req = req.header("content-type", content_type).body(b.to_string()).expect("request");
+                self.agent.run(req)
+            }
+            None => {
+                let req = req.body(()).expect("request");
+                self.agent.run(req)
+            }
+        };
+        let mut resp = resp.expect("http call");
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let raw = resp.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        Answer { status, body, raw, content_type }
+    }
+
+    /// Admin call.
+    pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        self.call(method, path, body.as_ref(), Some(ADMIN))
+    }
+
+    /// Admin write that must succeed.
+    pub fn ok(&self, method: &str, path: &str, body: Value) -> Value {
+        let a = self.admin(method, path, Some(body));
+        assert!(a.status < 300, "{method} {path} answered {}: {}", a.status, a.raw);
+        a.body
+    }
+
+    /// `POST /v1/authorize` that must answer 200; returns the decision body.
+    pub fn authorize(&self, req: Value) -> Value {
+        let a = self.call("POST", "/v1/authorize", Some(&req), None);
+        assert_eq!(a.status, 200, "authorize {req} answered {}: {}", a.status, a.raw);
+        a.body
+    }
+
+    /// Creates an org with a plan and primary owner.
+    pub fn org(&self, org: &str, plan: &str, owner: &str) {
+        self.ok("PUT", &format!("/v1/orgs/{org}"), json!({"plan": plan, "primary_owner": owner}));
+    }
+
+    /// Adds or changes a member, overriding limits (fixtures, not the subject of the test).
+    pub fn member(&self, org: &str, user: &str, role: &str) {
+        self.ok(
+            "PUT",
+            &format!("/v1/orgs/{org}/members/{user}"),
+            json!({"role": role, "override_limits": true}),
+        );
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A decision request on the default model.
+pub fn req(principal: &str, action: &str, resource: (&str, &str), context: Value) -> Value {
+    json!({
+        "principal": {"type": "User", "id": principal},
+        "action": {"type": "Action", "id": action},
+        "resource": {"type": resource.0, "id": resource.1},
+        "context": context,
+    })
+}
+
+/// RFC 3339 time `secs` from now.
+pub fn in_secs(secs: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+    t.format(&time::format_description::well_known::Rfc3339).expect("format")
+}
