@@ -172,8 +172,11 @@ impl Engine {
     }
 
     fn context(model: &Model, action: &EntityUid, context: &Value) -> Result<Context> {
-        Context::from_json_value(context.clone(), Some((&model.schema, action)))
-            .map_err(|e| Error::invalid("INVALID_CONTEXT", format!("context is invalid for `{action}`: {}", render(&e))))
+        let bad = |m: String| Error::invalid("INVALID_CONTEXT", format!("context is invalid for `{action}`: {m}"));
+        let ctx = Context::from_json_value(context.clone(), Some((&model.schema, action))).map_err(|e| bad(render(&e)))?;
+        // Parsing against the schema converts but does not type-check every value.
+        ctx.validate(&model.schema, action).map_err(|e| bad(render(&e)))?;
+        Ok(ctx)
     }
 
     /// Answers one decision request.

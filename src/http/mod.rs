@@ -91,17 +91,8 @@ impl AppState {
     }
 }
 
-/// Reads a JSON body up to `limit` bytes: 415 for another content type, 413 past the limit.
-pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<serde_json::Value> {
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/json") {
-        return Err(Error::UnsupportedMediaType);
-    }
+/// Reads the raw body up to `limit` bytes (413 past it).
+async fn read_bytes(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::BytesMut> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -118,7 +109,26 @@ pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usiz
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|e| Error::malformed("MALFORMED_JSON", format!("the body is not valid JSON: {e}")))
+    Ok(body)
+}
+
+fn parse_json(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(Error::UnsupportedMediaType);
+    }
+    serde_json::from_slice(body).map_err(|e| Error::malformed("MALFORMED_JSON", format!("the body is not valid JSON: {e}")))
+}
+
+/// Reads a JSON body up to `limit` bytes: 415 for another content type, 413 past the limit.
+pub async fn read_json(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<serde_json::Value> {
+    let body = read_bytes(req, payload, limit).await?;
+    parse_json(req, &body)
 }
 
 /// Like [`read_json`], but an empty body is `None`.
@@ -127,17 +137,11 @@ pub async fn read_optional_json(
     payload: web::Payload,
     limit: usize,
 ) -> Result<Option<serde_json::Value>> {
-    let empty = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() == "0")
-        || (req.headers().get(header::CONTENT_LENGTH).is_none()
-            && req.headers().get(header::TRANSFER_ENCODING).is_none());
-    if empty {
+    let body = read_bytes(req, payload, limit).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    read_json(req, payload, limit).await.map(Some)
+    parse_json(req, &body).map(Some)
 }
 
 /// Turns any error response without a JSON body (actix's own 404, 405, ...) into

@@ -127,7 +127,9 @@ impl Store {
                 None => tracing::info!("store available again"),
             }
         }
-        *self.inner.health_reason.lock() = reason.unwrap_or_default();
+        if !(ok && was) {
+            *self.inner.health_reason.lock() = reason.unwrap_or_default();
+        }
         ok
     }
 
@@ -156,7 +158,9 @@ impl Store {
 
     /// Runs `f` over one consistent read snapshot.
     pub fn read<T>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
-        if !self.is_healthy() {
+        // One stat per read: an open descriptor keeps answering after its file is deleted, and
+        // a decision must not be served from a store that is gone.
+        if !self.check_health() {
             return Err(self.unavailable());
         }
         let conn = match self.inner.readers.lock().pop() {

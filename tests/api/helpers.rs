@@ -18,6 +18,8 @@ pub struct TestApp {
     agent: ureq::Agent,
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    /// What the daemon printed on stdout up to its `listening on` line.
+    pub stdout: Vec<String>,
 }
 
 /// An HTTP answer: status and JSON body (`Value::Null` when empty or not JSON).
@@ -37,7 +39,7 @@ fn agent() -> ureq::Agent {
         .new_agent()
 }
 
-fn start(dir: &Path, args: &[String], envs: &[(String, String)]) -> (Child, String) {
+fn start(dir: &Path, args: &[String], envs: &[(String, String)]) -> (Child, String, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
     cmd.arg("serve")
         .arg("--listen")
@@ -57,9 +59,11 @@ fn start(dir: &Path, args: &[String], envs: &[(String, String)]) -> (Child, Stri
     let mut child = cmd.spawn().expect("spawn tollgate");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
+    let mut printed = Vec::new();
     let base = loop {
         match lines.next() {
             Some(Ok(line)) => {
+                printed.push(line.clone());
                 if let Some(addr) = line.strip_prefix("listening on ") {
                     break addr.trim().to_string();
                 }
@@ -72,7 +76,7 @@ fn start(dir: &Path, args: &[String], envs: &[(String, String)]) -> (Child, Stri
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, base)
+    (child, base, printed)
 }
 
 impl TestApp {
@@ -86,17 +90,18 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let envs: Vec<(String, String)> = envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (child, base) = start(dir.path(), &args, &envs);
-        TestApp { base, child, dir, agent: agent(), args, envs }
+        let (child, base, stdout) = start(dir.path(), &args, &envs);
+        TestApp { base, child, dir, agent: agent(), args, envs, stdout }
     }
 
     /// Kills the daemon (SIGKILL, no graceful shutdown) and starts a new one on the same files.
     pub fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, base) = start(self.dir.path(), &self.args, &self.envs);
+        let (child, base, stdout) = start(self.dir.path(), &self.args, &self.envs);
         self.child = child;
         self.base = base;
+        self.stdout = stdout;
     }
 
     pub fn db_path(&self) -> PathBuf {
