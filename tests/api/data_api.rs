@@ -142,7 +142,7 @@ fn acknowledged_writes_survive_a_kill() {
     app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/mia", json!({"permissions": {"can_create_agents": true}}));
     app.ok("PUT", "/v1/orgs/acme/invitations/i1", json!({"email": "x@y.z", "role": "viewer", "expires_at": in_secs(3600)}));
     app.ok("PUT", "/v1/orgs/acme/usage/quota:project", json!({"current": 10}));
-    let questions = vec![
+    let questions = [
         req("adam", "invite_user", ("Org", "acme"), json!({"role": "member"})),
         req("mia", "create_agent", ("Workspace", "ws1"), json!({})),
         req("mia", "create_project", ("Org", "acme"), json!({})),
