@@ -1,1 +1,106 @@
-fn main(){}
+//! In-process cost of one decision on the default model: slice read from SQLite, entity
+//! assembly, Cedar evaluation, and on the 402 path the tier trial for `required_plan`.
+//! Each benchmark checks its expected outcome once before timing.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::json;
+use tollgate::engine::{
+    uid, DecisionInput, Engine, EngineSettings, Model, ModelPaths, ModelSources, Outcome,
+};
+use tollgate::store::{Limits, OrgUpdate, Store};
+
+fn engine(dir: &std::path::Path) -> Engine {
+    let model =
+        Model::build(&ModelSources::read(&ModelPaths::default()).expect("sources")).expect("model");
+    let store = Store::open(&dir.join("bench.db")).expect("store");
+    let engine = Engine::new(model, store, EngineSettings::default());
+    let m = engine.model();
+    let template = engine.upgrade_template(&m);
+    let ctx = engine.org_ctx(&m, &template, tollgate::store::now_unix());
+    engine
+        .store()
+        .write(|w| {
+            for (org, plan) in [("acme", "professional"), ("tiny", "free")] {
+                w.upsert_org(
+                    ctx,
+                    org,
+                    OrgUpdate {
+                        plan: Some(plan.into()),
+                        primary_owner: Some("alice".into()),
+                        ..Default::default()
+                    },
+                )?;
+                w.set_member(ctx, org, "mia", "member", Limits::Override)?;
+            }
+            w.set_workspace(ctx, "acme", "ws1", None, Limits::Override)?;
+            Ok(())
+        })
+        .expect("fixture");
+    engine
+}
+
+fn input(
+    principal: &str,
+    action: &str,
+    rtype: &str,
+    rid: &str,
+    context: serde_json::Value,
+) -> DecisionInput {
+    DecisionInput {
+        principal: uid("User", principal).expect("uid"),
+        action: uid("Action", action).expect("uid"),
+        resource: uid(rtype, rid).expect("uid"),
+        context: Some(context),
+        entities: vec![],
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = engine(dir.path());
+    let cases = [
+        (
+            "allow_view_org",
+            input("mia", "view_org", "Org", "acme", json!({})),
+            Outcome::Allow,
+        ),
+        (
+            "allow_invite_with_seat_gates",
+            input(
+                "alice",
+                "invite_user",
+                "Org",
+                "acme",
+                json!({"role": "member"}),
+            ),
+            Outcome::Allow,
+        ),
+        (
+            "allow_workspace_create_agent",
+            input("alice", "create_agent", "Workspace", "ws1", json!({})),
+            Outcome::Allow,
+        ),
+        (
+            "deny_member_audit_logs",
+            input("mia", "view_audit_logs", "Org", "acme", json!({})),
+            Outcome::Deny,
+        ),
+        (
+            "payment_required_audit_logs",
+            input("alice", "view_audit_logs", "Org", "tiny", json!({})),
+            Outcome::PaymentRequired,
+        ),
+    ];
+    let mut group = c.benchmark_group("decide");
+    for (name, inp, want) in cases {
+        let got = engine.decide(&inp).expect("decision");
+        assert_eq!(got.outcome, want, "{name}: {got:?}");
+        group.bench_function(name, |b| {
+            b.iter(|| engine.decide(std::hint::black_box(&inp)).expect("decision"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -11,7 +11,12 @@ use crate::http::Application;
 
 /// Tollgate: a policy decision point for org roles and plan gates.
 #[derive(Debug, Parser)]
-#[command(name = "tollgate", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "tollgate",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
@@ -48,7 +53,8 @@ pub fn admin_token_file(db: &Path) -> Result<(String, PathBuf)> {
         }
     }
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("no randomness for the admin token: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Internal(format!("no randomness for the admin token: {e}")))?;
     let token = hex::encode(bytes);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -57,12 +63,20 @@ pub fn admin_token_file(db: &Path) -> Result<(String, PathBuf)> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts
-        .open(&path)
-        .map_err(|e| Error::io(format!("cannot write the admin token file `{}`", path.display()), e))?;
+    let mut f = opts.open(&path).map_err(|e| {
+        Error::io(
+            format!("cannot write the admin token file `{}`", path.display()),
+            e,
+        )
+    })?;
     f.write_all(token.as_bytes())
         .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(format!("cannot write the admin token file `{}`", path.display()), e))?;
+        .map_err(|e| {
+            Error::io(
+                format!("cannot write the admin token file `{}`", path.display()),
+                e,
+            )
+        })?;
     Ok((token, path))
 }
 

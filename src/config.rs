@@ -32,10 +32,20 @@ pub struct ServeArgs {
     #[arg(long, env = "TOLLGATE_PLANS", value_name = "FILE")]
     pub plans: Option<PathBuf>,
     /// Admin token for data and admin endpoints [default: generated, kept beside the db].
-    #[arg(long, env = "TOLLGATE_ADMIN_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "TOLLGATE_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub admin_token: Option<String>,
     /// Token for decision endpoints; without one they are open to loopback peers only.
-    #[arg(long, env = "TOLLGATE_DECISION_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "TOLLGATE_DECISION_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub decision_token: Option<String>,
     /// Upgrade URL template with `{org}` and `{plan}` [default: from the plan catalog].
     #[arg(long, env = "TOLLGATE_UPGRADE_URL", value_name = "URL")]
@@ -120,7 +130,10 @@ impl ServeArgs {
                     .parse()
                     .map_err(|e| Error::Config(format!("default listen address: {e}")))?,
             },
-            db: self.db.or(file.db).unwrap_or_else(|| PathBuf::from("tollgate.db")),
+            db: self
+                .db
+                .or(file.db)
+                .unwrap_or_else(|| PathBuf::from("tollgate.db")),
             model: ModelPaths {
                 policies: self.policies.or(file.policies),
                 schema: self.schema.or(file.schema),
@@ -130,23 +143,36 @@ impl ServeArgs {
             decision_token: nonempty(self.decision_token).or(nonempty(file.decision_token)),
             upgrade_url: self.upgrade_url.or(file.upgrade_url),
             past_due_grace_days: self.past_due_grace_days.or(file.past_due_grace_days),
-            max_decision_body: self.max_decision_body.or(file.max_decision_body).unwrap_or(64 * 1024),
-            max_data_body: self.max_data_body.or(file.max_data_body).unwrap_or(8 * 1024 * 1024),
+            max_decision_body: self
+                .max_decision_body
+                .or(file.max_decision_body)
+                .unwrap_or(64 * 1024),
+            max_data_body: self
+                .max_data_body
+                .or(file.max_data_body)
+                .unwrap_or(8 * 1024 * 1024),
             max_batch: self.max_batch.or(file.max_batch).unwrap_or(100),
-            workers: self
-                .workers
-                .or(file.workers)
-                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+            workers: self.workers.or(file.workers).unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            }),
         };
         if settings.past_due_grace_days.is_some_and(|d| d < 0) {
-            return Err(Error::Config("past-due grace days must not be negative".into()));
+            return Err(Error::Config(
+                "past-due grace days must not be negative".into(),
+            ));
         }
         if settings.max_batch == 0 || settings.workers == 0 {
-            return Err(Error::Config("max batch and workers must be at least 1".into()));
+            return Err(Error::Config(
+                "max batch and workers must be at least 1".into(),
+            ));
         }
         if let Some(t) = &settings.admin_token {
             if t.len() < 16 {
-                return Err(Error::Config("the admin token must be at least 16 characters".into()));
+                return Err(Error::Config(
+                    "the admin token must be at least 16 characters".into(),
+                ));
             }
         }
         Ok(settings)
@@ -167,7 +193,11 @@ mod tests {
     fn flags_win_over_file_and_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("t.toml");
-        std::fs::write(&cfg, "listen = \"127.0.0.1:9999\"\nmax_batch = 7\ndb = \"x.db\"\n").unwrap();
+        std::fs::write(
+            &cfg,
+            "listen = \"127.0.0.1:9999\"\nmax_batch = 7\ndb = \"x.db\"\n",
+        )
+        .unwrap();
         let args = ServeArgs {
             config: Some(cfg),
             db: Some("y.db".into()),

@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 pub const DEFAULT_CATALOG: &str = include_str!("../../schema/plans.toml");
 
 /// Resource types that Tollgate counts itself rather than the app.
-pub const TOLLGATE_COUNTED: [&str; 4] = ["seat:admin", "seat:member", "seat:total", "quota:workspace"];
+pub const TOLLGATE_COUNTED: [&str; 4] =
+    ["seat:admin", "seat:member", "seat:total", "quota:workspace"];
 
 /// One subscription tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +115,9 @@ impl Catalog {
         let mut seen = BTreeSet::new();
         for rt in &raw.resource_types {
             if !is_resource_type(rt) {
-                return Err(bad(format!("`{rt}` is not a resource type like `quota:project`")));
+                return Err(bad(format!(
+                    "`{rt}` is not a resource type like `quota:project`"
+                )));
             }
             if !seen.insert(rt.clone()) {
                 return Err(bad(format!("resource type `{rt}` is listed twice")));
@@ -139,7 +142,10 @@ impl Catalog {
                     )));
                 }
                 if *limit < 0 {
-                    return Err(bad(format!("tier `{}` has a negative limit for `{rt}`", t.name)));
+                    return Err(bad(format!(
+                        "tier `{}` has a negative limit for `{rt}`",
+                        t.name
+                    )));
                 }
             }
             features.extend(t.features);
@@ -211,7 +217,8 @@ impl Catalog {
             .iter()
             .find(|r| r.level >= level)
             .or_else(|| self.roles.last());
-        role.and_then(|r| r.seat.as_deref()).unwrap_or("seat:member")
+        role.and_then(|r| r.seat.as_deref())
+            .unwrap_or("seat:member")
     }
 
     /// Whether Tollgate counts this resource type itself.

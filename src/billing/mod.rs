@@ -233,9 +233,16 @@ mod tests {
         let c = Catalog::default_catalog().unwrap();
         let day = 86_400;
         let p = |since, now| {
-            effective_plan(&c, "professional", SubscriptionStatus::PastDue, since, now, 7 * day)
-                .name
-                .clone()
+            effective_plan(
+                &c,
+                "professional",
+                SubscriptionStatus::PastDue,
+                since,
+                now,
+                7 * day,
+            )
+            .name
+            .clone()
         };
         assert_eq!(p(Some(0), 6 * day), "professional");
         assert_eq!(p(Some(0), 7 * day), "free");

@@ -29,7 +29,10 @@ use crate::store::{now_unix, OrgCtx, Store};
 /// Builds an entity uid from a type name and an id (any Unicode, empty allowed).
 pub fn uid(type_name: &str, id: &str) -> Result<EntityUid> {
     let t = EntityTypeName::from_str(type_name).map_err(|e| {
-        Error::invalid("INVALID_ENTITY_TYPE", format!("`{type_name}` is not an entity type name: {e}"))
+        Error::invalid(
+            "INVALID_ENTITY_TYPE",
+            format!("`{type_name}` is not an entity type name: {e}"),
+        )
     })?;
     Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
 }
@@ -160,22 +163,22 @@ impl Engine {
     }
 
     fn parse_entities(model: &Model, entities: &[Value]) -> Result<Vec<(Entity, Value)>> {
-        entities
-            .iter()
-            .map(|v| {
-                let e = Entity::from_json_value(v.clone(), Some(&model.schema)).map_err(|e| {
-                    Error::invalid("INVALID_ENTITY", format!("request entity is invalid: {}", render(&e)))
-                })?;
-                Ok((e, v.clone()))
-            })
-            .collect()
+        let parsed = parse_entities(&model.schema, entities)?;
+        Ok(parsed.into_iter().zip(entities.iter().cloned()).collect())
     }
 
     fn context(model: &Model, action: &EntityUid, context: &Value) -> Result<Context> {
-        let bad = |m: String| Error::invalid("INVALID_CONTEXT", format!("context is invalid for `{action}`: {m}"));
-        let ctx = Context::from_json_value(context.clone(), Some((&model.schema, action))).map_err(|e| bad(render(&e)))?;
+        let bad = |m: String| {
+            Error::invalid(
+                "INVALID_CONTEXT",
+                format!("context is invalid for `{action}`: {m}"),
+            )
+        };
+        let ctx = Context::from_json_value(context.clone(), Some((&model.schema, action)))
+            .map_err(|e| bad(render(&e)))?;
         // Parsing against the schema converts but does not type-check every value.
-        ctx.validate(&model.schema, action).map_err(|e| bad(render(&e)))?;
+        ctx.validate(&model.schema, action)
+            .map_err(|e| bad(render(&e)))?;
         Ok(ctx)
     }
 
@@ -203,7 +206,15 @@ impl Engine {
         let template = self.upgrade_template(&model);
         let ctx = self.org_ctx(&model, &template, now_unix());
         let slice = self.store.read(|r| {
-            slice::build(&model, r, ctx, &input.principal, &input.resource, ctx_json, provided)
+            slice::build(
+                &model,
+                r,
+                ctx,
+                &input.principal,
+                &input.resource,
+                ctx_json,
+                provided,
+            )
         })?;
         self.judge(&model, am, &request, &slice, &template)
     }
@@ -234,10 +245,18 @@ impl Engine {
         let mut out = Vec::with_capacity(actions.len());
         for action in actions {
             let name = action.id().unescaped().to_string();
-            let Some(am) = model.action(action) else { continue };
+            let Some(am) = model.action(action) else {
+                continue;
+            };
             let request = Self::context(&model, action, ctx_json).and_then(|c| {
-                Request::new(principal.clone(), action.clone(), resource.clone(), c, Some(&model.schema))
-                    .map_err(|e| Error::invalid("INVALID_REQUEST", render(&e)))
+                Request::new(
+                    principal.clone(),
+                    action.clone(),
+                    resource.clone(),
+                    c,
+                    Some(&model.schema),
+                )
+                .map_err(|e| Error::invalid("INVALID_REQUEST", render(&e)))
             });
             let decision = match request {
                 Ok(req) => self.judge(&model, am, &req, &slice, &template)?,
@@ -249,7 +268,10 @@ impl Engine {
                     payment: None,
                 },
             };
-            out.push(ActionVerdict { action: name, decision });
+            out.push(ActionVerdict {
+                action: name,
+                decision,
+            });
         }
         Ok(out)
     }
@@ -288,7 +310,10 @@ impl Engine {
                 payment: None,
             });
         }
-        let gates: Vec<&Gate> = reasons.iter().filter_map(|r| am.gates.get(&cedar_policy::PolicyId::new(r))).collect();
+        let gates: Vec<&Gate> = reasons
+            .iter()
+            .filter_map(|r| am.gates.get(&cedar_policy::PolicyId::new(r)))
+            .collect();
         let only_gates = !gates.is_empty() && gates.len() == reasons.len();
         if !only_gates {
             return Ok(Decision {
@@ -363,7 +388,8 @@ impl Engine {
             for tier in model.catalog.tiers() {
                 let entities = slice.entities(model, &am.entities, Some(&tier.name))?;
                 let r = authorizer.is_authorized(request, &am.policies, &entities);
-                if r.decision() == CedarDecision::Allow && r.diagnostics().errors().next().is_none() {
+                if r.decision() == CedarDecision::Allow && r.diagnostics().errors().next().is_none()
+                {
                     required = Some(tier.name.clone());
                     break;
                 }
@@ -384,8 +410,56 @@ fn explain(r: &Response) -> (Vec<String>, Vec<String>) {
 
 /// A cedar diagnostic as one line, with its help when it has one.
 pub fn render(e: &dyn miette::Diagnostic) -> String {
-    match e.help() {
-        Some(h) => format!("{e}; {h}"),
-        None => e.to_string(),
+    let mut out = e.to_string();
+    // Cedar often puts the useful part ("expected a string, got 5") in the cause chain.
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
     }
+    if let Some(h) = e.help() {
+        out.push_str("; ");
+        out.push_str(&h.to_string());
+    }
+    out
+}
+
+/// Top-level keys of Cedar entity JSON; anything else is a typo that Cedar would drop.
+const ENTITY_FIELDS: [&str; 4] = ["uid", "attrs", "parents", "tags"];
+
+/// Parses Cedar entity JSON against the schema, refusing unknown keys and duplicate uids.
+pub fn parse_entities(schema: &cedar_policy::Schema, items: &[Value]) -> Result<Vec<Entity>> {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    let mut out = Vec::with_capacity(items.len());
+    for (i, v) in items.iter().enumerate() {
+        if let Value::Object(m) = v {
+            if let Some(k) = m.keys().find(|k| !ENTITY_FIELDS.contains(&k.as_str())) {
+                return Err(Error::invalid(
+                    "UNKNOWN_FIELD",
+                    format!("entity {i}: unknown field `{k}`; expected uid, attrs, parents, tags"),
+                ));
+            }
+        }
+        let e = Entity::from_json_value(v.clone(), Some(schema))
+            .map_err(|e| Error::invalid("INVALID_ENTITY", format!("entity {i}: {}", render(&e))))?;
+        let uid = e.uid();
+        if uid.type_name().basename() == "Action" {
+            return Err(Error::invalid(
+                "INVALID_ENTITY",
+                format!("entity {i}: actions come from the schema, not from entity data"),
+            ));
+        }
+        if !seen.insert(uid.clone()) {
+            return Err(Error::invalid(
+                "DUPLICATE_ENTITY",
+                format!("entity {i}: `{uid}` appears twice"),
+            ));
+        }
+        out.push(e);
+    }
+    Ok(out)
 }

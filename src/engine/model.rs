@@ -18,10 +18,22 @@ use crate::error::{Error, Result};
 /// The default policy files, embedded at build time.
 pub const EMBEDDED_POLICIES: &[(&str, &str)] = &[
     ("org.cedar", include_str!("../../policies/org.cedar")),
-    ("members.cedar", include_str!("../../policies/members.cedar")),
-    ("workspaces.cedar", include_str!("../../policies/workspaces.cedar")),
-    ("resources.cedar", include_str!("../../policies/resources.cedar")),
-    ("plan_gates.cedar", include_str!("../../policies/plan_gates.cedar")),
+    (
+        "members.cedar",
+        include_str!("../../policies/members.cedar"),
+    ),
+    (
+        "workspaces.cedar",
+        include_str!("../../policies/workspaces.cedar"),
+    ),
+    (
+        "resources.cedar",
+        include_str!("../../policies/resources.cedar"),
+    ),
+    (
+        "plan_gates.cedar",
+        include_str!("../../policies/plan_gates.cedar"),
+    ),
 ];
 
 /// The default schema, embedded at build time.
@@ -59,7 +71,8 @@ pub struct ModelSources {
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::PolicyLoad(format!("cannot read `{}`: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::PolicyLoad(format!("cannot read `{}`: {e}", path.display())))
 }
 
 impl ModelSources {
@@ -75,18 +88,26 @@ impl ModelSources {
                 .collect(),
             Some(dir) => {
                 let entries = std::fs::read_dir(dir).map_err(|e| {
-                    Error::PolicyLoad(format!("cannot read policy directory `{}`: {e}", dir.display()))
+                    Error::PolicyLoad(format!(
+                        "cannot read policy directory `{}`: {e}",
+                        dir.display()
+                    ))
                 })?;
                 let mut files = Vec::new();
                 for entry in entries {
-                    let entry = entry.map_err(|e| Error::PolicyLoad(format!("cannot list `{}`: {e}", dir.display())))?;
+                    let entry = entry.map_err(|e| {
+                        Error::PolicyLoad(format!("cannot list `{}`: {e}", dir.display()))
+                    })?;
                     let path = entry.path();
                     if path.extension().and_then(|e| e.to_str()) == Some("cedar") {
                         let name = path
                             .file_name()
                             .map(|n| n.to_string_lossy().into_owned())
                             .unwrap_or_default();
-                        files.push(Source { name, text: read(&path)? });
+                        files.push(Source {
+                            name,
+                            text: read(&path)?,
+                        });
                     }
                 }
                 files.sort_by(|a, b| a.name.cmp(&b.name));
@@ -192,8 +213,9 @@ impl Model {
             Schema::from_json_str(&src.schema.text)
                 .map_err(|e| Error::PolicyLoad(format!("schema `{}`: {e}", src.schema.name)))?
         } else {
-            let (s, warnings) = Schema::from_cedarschema_str(&src.schema.text)
-                .map_err(|e| Error::PolicyLoad(format!("schema `{}`: {}", src.schema.name, render(&e))))?;
+            let (s, warnings) = Schema::from_cedarschema_str(&src.schema.text).map_err(|e| {
+                Error::PolicyLoad(format!("schema `{}`: {}", src.schema.name, render(&e)))
+            })?;
             for w in warnings {
                 tracing::warn!(schema = %src.schema.name, warning = %w, "schema warning");
             }
@@ -202,8 +224,9 @@ impl Model {
         let mut policies = PolicySet::new();
         let mut origins = HashMap::new();
         for file in &src.policies {
-            let parsed = PolicySet::from_str(&file.text)
-                .map_err(|e| Error::PolicyLoad(format!("policy file `{}`: {}", file.name, render(&e))))?;
+            let parsed = PolicySet::from_str(&file.text).map_err(|e| {
+                Error::PolicyLoad(format!("policy file `{}`: {}", file.name, render(&e)))
+            })?;
             if parsed.templates().next().is_some() {
                 return Err(Error::PolicyLoad(format!(
                     "policy file `{}` holds a template; templates are not supported",
@@ -226,7 +249,10 @@ impl Model {
                     None => format!("{}:{index}", file.name),
                 };
                 let text = p.to_cedar().unwrap_or_default();
-                let line = match file.text[cursor..].find(text.trim()).filter(|_| !text.is_empty()) {
+                let line = match file.text[cursor..]
+                    .find(text.trim())
+                    .filter(|_| !text.is_empty())
+                {
                     Some(off) => {
                         cursor += off;
                         line_of(&file.text, cursor)
@@ -327,15 +353,21 @@ fn gate_of(p: &Policy) -> Result<Option<Gate>> {
     };
     let id = p.id().to_string();
     if p.effect() != Effect::Forbid {
-        return Err(Error::PolicyLoad(format!("plan gate `{id}` must be a `forbid` policy")));
+        return Err(Error::PolicyLoad(format!(
+            "plan gate `{id}` must be a `forbid` policy"
+        )));
     }
     match kind {
         "feature" => match p.annotation("feature") {
             Some(f) => Ok(Some(Gate::Feature(f.to_string()))),
-            None => Err(Error::PolicyLoad(format!("plan gate `{id}` needs `@feature(\"...\")`"))),
+            None => Err(Error::PolicyLoad(format!(
+                "plan gate `{id}` needs `@feature(\"...\")`"
+            ))),
         },
         "limit" => match p.annotation("resource_type") {
-            Some(rt) if crate::billing::is_resource_type(rt) => Ok(Some(Gate::Limit(rt.to_string()))),
+            Some(rt) if crate::billing::is_resource_type(rt) => {
+                Ok(Some(Gate::Limit(rt.to_string())))
+            }
             _ => Err(Error::PolicyLoad(format!(
                 "plan gate `{id}` needs `@resource_type(\"kind:name\")`"
             ))),
@@ -411,7 +443,10 @@ fn action_models(schema: &Schema, policies: &PolicySet) -> Result<HashMap<Entity
 fn plan_entity(tier: &crate::billing::Tier) -> Result<Entity> {
     let uid = super::uid("Plan", &tier.name)?;
     let attrs = [
-        ("name".to_string(), RestrictedExpression::new_string(tier.name.clone())),
+        (
+            "name".to_string(),
+            RestrictedExpression::new_string(tier.name.clone()),
+        ),
         (
             "features".to_string(),
             RestrictedExpression::new_set(

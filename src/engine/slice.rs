@@ -29,13 +29,23 @@ pub struct Slice {
 impl Slice {
     /// Cedar entities for evaluation under `tier` (the org's effective tier when `None`), plus
     /// the action's own entities.
-    pub fn entities(&self, model: &Model, action_entities: &[Entity], tier: Option<&str>) -> Result<Entities> {
-        let mut all: Vec<Entity> = Vec::with_capacity(self.entities.len() + action_entities.len() + 3);
+    pub fn entities(
+        &self,
+        model: &Model,
+        action_entities: &[Entity],
+        tier: Option<&str>,
+    ) -> Result<Entities> {
+        let mut all: Vec<Entity> =
+            Vec::with_capacity(self.entities.len() + action_entities.len() + 3);
         all.extend(self.entities.iter().cloned());
         all.extend(action_entities.iter().cloned());
         if let Some(org) = &self.org {
             let tier = tier.unwrap_or(&org.effective_plan);
-            let status = if tier == org.effective_plan { org.row.status.as_str() } else { "active" };
+            let status = if tier == org.effective_plan {
+                org.row.status.as_str()
+            } else {
+                "active"
+            };
             all.push(org_entity(org, tier, status)?);
             all.push(role_set_entity(org)?);
             if let Some(plan) = model.plan_entities.get(tier) {
@@ -117,11 +127,21 @@ impl Builder<'_, '_, '_> {
             if let Some(ws) = self.reader.workspace(id)? {
                 let org = uid("Org", &ws.org)?;
                 let attrs = [
-                    ("org".to_string(), RestrictedExpression::new_entity_uid(org.clone())),
-                    ("name".to_string(), RestrictedExpression::new_string(ws.name.clone())),
+                    (
+                        "org".to_string(),
+                        RestrictedExpression::new_entity_uid(org.clone()),
+                    ),
+                    (
+                        "name".to_string(),
+                        RestrictedExpression::new_string(ws.name.clone()),
+                    ),
                 ];
-                let e = Entity::new(u.clone(), attrs.into_iter().collect(), [org.clone()].into_iter().collect())
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+                let e = Entity::new(
+                    u.clone(),
+                    attrs.into_iter().collect(),
+                    [org.clone()].into_iter().collect(),
+                )
+                .map_err(|e| Error::Internal(e.to_string()))?;
                 return Ok(Some(Fetched {
                     entity: Some(e),
                     parents: vec![org.clone()],
@@ -198,38 +218,86 @@ impl Builder<'_, '_, '_> {
         };
         let primary = org.row.primary_owner.as_deref() == Some(user_id);
         let mut m = vec![
-            ("org".to_string(), RestrictedExpression::new_entity_uid(uid("Org", &org.row.id)?)),
-            ("role".to_string(), RestrictedExpression::new_string(role.clone())),
-            ("level".to_string(), RestrictedExpression::new_long(def.level)),
-            ("rank".to_string(), RestrictedExpression::new_long(if primary { 0 } else { def.level })),
+            (
+                "org".to_string(),
+                RestrictedExpression::new_entity_uid(uid("Org", &org.row.id)?),
+            ),
+            (
+                "role".to_string(),
+                RestrictedExpression::new_string(role.clone()),
+            ),
+            (
+                "level".to_string(),
+                RestrictedExpression::new_long(def.level),
+            ),
+            (
+                "rank".to_string(),
+                RestrictedExpression::new_long(if primary { 0 } else { def.level }),
+            ),
             (
                 "permissions".to_string(),
-                RestrictedExpression::new_set(def.permissions.iter().map(|p| RestrictedExpression::new_string(p.clone()))),
+                RestrictedExpression::new_set(
+                    def.permissions
+                        .iter()
+                        .map(|p| RestrictedExpression::new_string(p.clone())),
+                ),
             ),
             (
                 "seat".to_string(),
-                RestrictedExpression::new_string(def.seat.clone().unwrap_or_else(|| "seat:member".into())),
+                RestrictedExpression::new_string(
+                    def.seat.clone().unwrap_or_else(|| "seat:member".into()),
+                ),
             ),
-            ("primary_owner".to_string(), RestrictedExpression::new_bool(primary)),
+            (
+                "primary_owner".to_string(),
+                RestrictedExpression::new_bool(primary),
+            ),
         ];
         if let Some(ws) = workspace {
-            m.push(("workspace".to_string(), RestrictedExpression::new_entity_uid(uid("Workspace", &ws.id)?)));
+            m.push((
+                "workspace".to_string(),
+                RestrictedExpression::new_entity_uid(uid("Workspace", &ws.id)?),
+            ));
             if let Some(a) = self.reader.workspace_access(&ws.id, user_id)? {
-                let level = self.ctx.catalog.role(&a.role).map(|r| r.level).unwrap_or(i64::MAX);
+                let level = self
+                    .ctx
+                    .catalog
+                    .role(&a.role)
+                    .map(|r| r.level)
+                    .unwrap_or(i64::MAX);
                 let wa = RestrictedExpression::new_record([
-                    ("workspace".to_string(), RestrictedExpression::new_entity_uid(uid("Workspace", &ws.id)?)),
-                    ("role".to_string(), RestrictedExpression::new_string(a.role.clone())),
+                    (
+                        "workspace".to_string(),
+                        RestrictedExpression::new_entity_uid(uid("Workspace", &ws.id)?),
+                    ),
+                    (
+                        "role".to_string(),
+                        RestrictedExpression::new_string(a.role.clone()),
+                    ),
                     ("level".to_string(), RestrictedExpression::new_long(level)),
-                    ("can_create_agents".to_string(), RestrictedExpression::new_bool(a.can_create_agents)),
-                    ("can_modify_policies".to_string(), RestrictedExpression::new_bool(a.can_modify_policies)),
-                    ("can_invite_users".to_string(), RestrictedExpression::new_bool(a.can_invite_users)),
-                    ("can_view_analytics".to_string(), RestrictedExpression::new_bool(a.can_view_analytics)),
+                    (
+                        "can_create_agents".to_string(),
+                        RestrictedExpression::new_bool(a.can_create_agents),
+                    ),
+                    (
+                        "can_modify_policies".to_string(),
+                        RestrictedExpression::new_bool(a.can_modify_policies),
+                    ),
+                    (
+                        "can_invite_users".to_string(),
+                        RestrictedExpression::new_bool(a.can_invite_users),
+                    ),
+                    (
+                        "can_view_analytics".to_string(),
+                        RestrictedExpression::new_bool(a.can_view_analytics),
+                    ),
                 ])
                 .map_err(|e| Error::Internal(e.to_string()))?;
                 attrs.push(("workspace_access".to_string(), wa));
             }
         }
-        let membership = RestrictedExpression::new_record(m).map_err(|e| Error::Internal(e.to_string()))?;
+        let membership =
+            RestrictedExpression::new_record(m).map_err(|e| Error::Internal(e.to_string()))?;
         attrs.push(("membership".to_string(), membership));
         Ok(attrs)
     }
@@ -249,7 +317,10 @@ pub fn build(
     let mut b = Builder {
         reader,
         ctx,
-        provided: provided.into_iter().map(|(e, v)| (e.uid(), (e, v))).collect(),
+        provided: provided
+            .into_iter()
+            .map(|(e, v)| (e.uid(), (e, v)))
+            .collect(),
         warnings: Vec::new(),
     };
     let mut fetched: HashMap<EntityUid, Option<Fetched>> = HashMap::new();
@@ -273,7 +344,11 @@ pub fn build(
     }
     let mut org_uid = lineage
         .iter()
-        .find(|u| fetched.get(*u).is_some_and(|f| f.as_ref().is_some_and(|f| f.org.is_some())))
+        .find(|u| {
+            fetched
+                .get(*u)
+                .is_some_and(|f| f.as_ref().is_some_and(|f| f.org.is_some()))
+        })
         .cloned();
     if org_uid.is_none() {
         if let Value::Object(m) = context {
@@ -293,9 +368,12 @@ pub fn build(
             }
         }
     }
-    let workspace = lineage
-        .iter()
-        .find_map(|u| fetched.get(u).and_then(|f| f.as_ref()).and_then(|f| f.workspace.clone()));
+    let workspace = lineage.iter().find_map(|u| {
+        fetched
+            .get(u)
+            .and_then(|f| f.as_ref())
+            .and_then(|f| f.workspace.clone())
+    });
     let org = org_uid
         .as_ref()
         .and_then(|u| fetched.get_mut(u))
@@ -361,7 +439,8 @@ pub fn build(
                 }
             }
             None => {
-                let is_plan_model = (type_is(&u, "Plan") || type_is(&u, "RoleSet")) && org.is_some();
+                let is_plan_model =
+                    (type_is(&u, "Plan") || type_is(&u, "RoleSet")) && org.is_some();
                 if (&u == principal || &u == resource) && !is_plan_model {
                     b.warnings.push(not_found(&u, principal));
                 }
@@ -380,7 +459,8 @@ pub fn build(
 fn merge_attrs(e: &Entity, view: Vec<(String, RestrictedExpression)>) -> Result<Entity> {
     let internal = |e: &dyn std::fmt::Display| Error::Internal(e.to_string());
     let mut json = e.to_json_value().map_err(|e| internal(&e))?;
-    let view_entity = Entity::new(e.uid(), view.into_iter().collect(), HashSet::new()).map_err(|e| internal(&e))?;
+    let view_entity = Entity::new(e.uid(), view.into_iter().collect(), HashSet::new())
+        .map_err(|e| internal(&e))?;
     let view_json = view_entity.to_json_value().map_err(|e| internal(&e))?;
     if let Some(Value::Object(src)) = view_json.get("attrs") {
         match json.get_mut("attrs") {
@@ -400,7 +480,11 @@ fn merge_attrs(e: &Entity, view: Vec<(String, RestrictedExpression)>) -> Result<
 }
 
 fn not_found(u: &EntityUid, principal: &EntityUid) -> String {
-    let role = if u == principal { "principal" } else { "resource" };
+    let role = if u == principal {
+        "principal"
+    } else {
+        "resource"
+    };
     format!(
         "{role} `{u}` is neither in the store nor in the request's entities; it is evaluated with no attributes and no parents"
     )
@@ -416,15 +500,31 @@ fn too_large() -> Error {
 fn org_entity(org: &OrgState, tier: &str, status: &str) -> Result<Entity> {
     let id = &org.row.id;
     let mut attrs = vec![
-        ("plan".to_string(), RestrictedExpression::new_entity_uid(uid("Plan", tier)?)),
-        ("subscription_status".to_string(), RestrictedExpression::new_string(status.to_string())),
-        ("roles".to_string(), RestrictedExpression::new_entity_uid(uid("RoleSet", id)?)),
+        (
+            "plan".to_string(),
+            RestrictedExpression::new_entity_uid(uid("Plan", tier)?),
+        ),
+        (
+            "subscription_status".to_string(),
+            RestrictedExpression::new_string(status.to_string()),
+        ),
+        (
+            "roles".to_string(),
+            RestrictedExpression::new_entity_uid(uid("RoleSet", id)?),
+        ),
     ];
     if let Some(owner) = &org.row.primary_owner {
-        attrs.push(("primary_owner".to_string(), RestrictedExpression::new_entity_uid(uid("User", owner)?)));
+        attrs.push((
+            "primary_owner".to_string(),
+            RestrictedExpression::new_entity_uid(uid("User", owner)?),
+        ));
     }
-    let tags = org.usage.iter().map(|(rt, n)| (rt.clone(), RestrictedExpression::new_long(*n)));
-    Entity::new_with_tags(uid("Org", id)?, attrs, [], tags).map_err(|e| Error::Internal(e.to_string()))
+    let tags = org
+        .usage
+        .iter()
+        .map(|(rt, n)| (rt.clone(), RestrictedExpression::new_long(*n)));
+    Entity::new_with_tags(uid("Org", id)?, attrs, [], tags)
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 fn role_set_entity(org: &OrgState) -> Result<Entity> {
@@ -434,15 +534,22 @@ fn role_set_entity(org: &OrgState) -> Result<Entity> {
             ("level".to_string(), RestrictedExpression::new_long(r.level)),
             (
                 "permissions".to_string(),
-                RestrictedExpression::new_set(r.permissions.iter().map(|p| RestrictedExpression::new_string(p.clone()))),
+                RestrictedExpression::new_set(
+                    r.permissions
+                        .iter()
+                        .map(|p| RestrictedExpression::new_string(p.clone())),
+                ),
             ),
             (
                 "seat".to_string(),
-                RestrictedExpression::new_string(r.seat.clone().unwrap_or_else(|| "seat:member".into())),
+                RestrictedExpression::new_string(
+                    r.seat.clone().unwrap_or_else(|| "seat:member".into()),
+                ),
             ),
         ])
         .map_err(|e| Error::Internal(e.to_string()))?;
         tags.push((r.name.clone(), rec));
     }
-    Entity::new_with_tags(uid("RoleSet", &org.row.id)?, [], [], tags).map_err(|e| Error::Internal(e.to_string()))
+    Entity::new_with_tags(uid("RoleSet", &org.row.id)?, [], [], tags)
+        .map_err(|e| Error::Internal(e.to_string()))
 }

@@ -2,30 +2,56 @@
 //! in one SQLite transaction on the blocking pool and is answered only after it committed.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use cedar_policy::Entity;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{read_json, read_optional_json, AppState};
-use crate::engine::{self, render};
+use crate::engine;
 use crate::error::{Error, Result};
 use crate::store::{now_unix, CustomRoleRow, InvitationRow, Limits, OrgUpdate, WorkspaceAccessRow};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/entities", web::put().to(put_entities))
         .route("/v1/entities/{etype}/{eid:.*}", web::get().to(get_entity))
-        .route("/v1/entities/{etype}/{eid:.*}", web::delete().to(delete_entity))
+        .route(
+            "/v1/entities/{etype}/{eid:.*}",
+            web::delete().to(delete_entity),
+        )
         .route("/v1/orgs/{org}", web::put().to(put_org))
         .route("/v1/orgs/{org}", web::get().to(get_org))
         .route("/v1/orgs/{org}/members/{user}", web::put().to(put_member))
-        .route("/v1/orgs/{org}/members/{user}", web::delete().to(delete_member))
-        .route("/v1/orgs/{org}/invitations/{id}", web::put().to(put_invitation))
-        .route("/v1/orgs/{org}/invitations/{id}", web::delete().to(delete_invitation))
-        .route("/v1/orgs/{org}/invitations/{id}/accept", web::post().to(accept_invitation))
-        .route("/v1/orgs/{org}/workspaces/{ws}", web::put().to(put_workspace))
-        .route("/v1/orgs/{org}/workspaces/{ws}", web::delete().to(delete_workspace))
-        .route("/v1/orgs/{org}/workspaces/{ws}/members/{user}", web::put().to(put_workspace_member))
-        .route("/v1/orgs/{org}/workspaces/{ws}/members/{user}", web::delete().to(delete_workspace_member))
+        .route(
+            "/v1/orgs/{org}/members/{user}",
+            web::delete().to(delete_member),
+        )
+        .route(
+            "/v1/orgs/{org}/invitations/{id}",
+            web::put().to(put_invitation),
+        )
+        .route(
+            "/v1/orgs/{org}/invitations/{id}",
+            web::delete().to(delete_invitation),
+        )
+        .route(
+            "/v1/orgs/{org}/invitations/{id}/accept",
+            web::post().to(accept_invitation),
+        )
+        .route(
+            "/v1/orgs/{org}/workspaces/{ws}",
+            web::put().to(put_workspace),
+        )
+        .route(
+            "/v1/orgs/{org}/workspaces/{ws}",
+            web::delete().to(delete_workspace),
+        )
+        .route(
+            "/v1/orgs/{org}/workspaces/{ws}/members/{user}",
+            web::put().to(put_workspace_member),
+        )
+        .route(
+            "/v1/orgs/{org}/workspaces/{ws}/members/{user}",
+            web::delete().to(delete_workspace_member),
+        )
         .route("/v1/orgs/{org}/roles/{name}", web::put().to(put_role))
         .route("/v1/orgs/{org}/usage", web::get().to(get_usage))
         .route("/v1/orgs/{org}/usage/{rt}", web::put().to(put_usage));
@@ -56,13 +82,21 @@ where
 fn parse_time(s: &str, field: &str) -> Result<i64> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map(|t| t.unix_timestamp())
-        .map_err(|e| Error::invalid("INVALID_TIME", format!("`{field}` is not an RFC 3339 time: {e}")))
+        .map_err(|e| {
+            Error::invalid(
+                "INVALID_TIME",
+                format!("`{field}` is not an RFC 3339 time: {e}"),
+            )
+        })
 }
 
 fn format_time(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -74,56 +108,70 @@ fn limits(override_limits: bool) -> Limits {
     }
 }
 
-async fn put_entities(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn put_entities(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let v = read_json(&req, body, state.max_data_body).await?;
     let Value::Array(items) = v else {
-        return Err(Error::invalid("INVALID_BODY", "the body must be an array of Cedar entities"));
+        return Err(Error::invalid(
+            "INVALID_BODY",
+            "the body must be an array of Cedar entities",
+        ));
     };
     let model = state.engine.model();
     let mut rows: Vec<(String, String, String)> = Vec::with_capacity(items.len());
-    let mut seen = std::collections::HashSet::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let e = Entity::from_json_value(item, Some(&model.schema))
-            .map_err(|e| Error::invalid("INVALID_ENTITY", format!("entity {i}: {}", render(&e))))?;
+    for e in engine::parse_entities(&model.schema, &items)? {
         let uid = e.uid();
-        if uid.type_name().basename() == "Action" {
-            return Err(Error::invalid("INVALID_ENTITY", format!("entity {i}: actions come from the schema, not the store")));
-        }
-        if !seen.insert(uid.clone()) {
-            return Err(Error::invalid("DUPLICATE_ENTITY", format!("entity {i}: `{uid}` appears twice")));
-        }
         let json = e
             .to_json_value()
             .map_err(|e| Error::Internal(e.to_string()))?
             .to_string();
-        rows.push((uid.type_name().to_string(), uid.id().unescaped().to_string(), json));
+        rows.push((
+            uid.type_name().to_string(),
+            uid.id().unescaped().to_string(),
+            json,
+        ));
     }
     let n = rows.len();
     write(&state, move |w, ctx| {
         for (t, id, json) in &rows {
             w.put_entity(t, id, json)?;
         }
-        w.audit(None, "entities.put", "entities", &json!({"count": rows.len()}), ctx.now)
+        w.audit(
+            None,
+            "entities.put",
+            "entities",
+            &json!({"count": rows.len()}),
+            ctx.now,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(json!({"written": n})))
 }
 
-async fn get_entity(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn get_entity(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (t, id) = path.into_inner();
     let uid = engine::uid(&t, &id)?;
     let json = state.engine.store().read(|r| r.entity_json(&t, &id))?;
     match json {
-        Some(j) => Ok(HttpResponse::Ok()
-            .content_type("application/json")
-            .body(j)),
+        Some(j) => Ok(HttpResponse::Ok().content_type("application/json").body(j)),
         None => Err(Error::NotFound(format!("no entity `{uid}`"))),
     }
 }
 
-async fn delete_entity(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn delete_entity(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (t, id) = path.into_inner();
     let uid = engine::uid(&t, &id)?;
@@ -151,13 +199,29 @@ struct OrgBody {
     past_due_since: Option<String>,
 }
 
-async fn put_org(req: HttpRequest, path: web::Path<String>, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn put_org(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let org = path.into_inner();
-    let b: OrgBody = typed(read_optional_json(&req, body, state.max_data_body).await?.unwrap_or(json!({})))?;
-    let past_due_since = b.past_due_since.as_deref().map(|s| parse_time(s, "past_due_since")).transpose()?;
+    let b: OrgBody = typed(
+        read_optional_json(&req, body, state.max_data_body)
+            .await?
+            .unwrap_or(json!({})),
+    )?;
+    let past_due_since = b
+        .past_due_since
+        .as_deref()
+        .map(|s| parse_time(s, "past_due_since"))
+        .transpose()?;
     if b.primary_owner.as_deref() == Some("") {
-        return Err(Error::invalid("INVALID_BODY", "`primary_owner` must not be empty"));
+        return Err(Error::invalid(
+            "INVALID_BODY",
+            "`primary_owner` must not be empty",
+        ));
     }
     let id = org.clone();
     let created = write(&state, move |w, ctx| {
@@ -174,7 +238,12 @@ async fn put_org(req: HttpRequest, path: web::Path<String>, body: web::Payload, 
     })
     .await?;
     let view = org_view(&state, &org)?;
-    Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(view))
+    Ok(if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    }
+    .json(view))
 }
 
 fn usage_view(state: &AppState, org: &crate::store::OrgState) -> Value {
@@ -231,12 +300,20 @@ fn org_view(state: &AppState, org: &str) -> Result<Value> {
     })
 }
 
-async fn get_org(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn get_org(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     Ok(HttpResponse::Ok().json(org_view(&state, &path.into_inner())?))
 }
 
-async fn get_usage(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn get_usage(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let org = path.into_inner();
     let engine = &state.engine;
@@ -258,17 +335,34 @@ struct MemberBody {
     override_limits: bool,
 }
 
-async fn put_member(req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn put_member(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, user) = path.into_inner();
     let b: MemberBody = typed(read_json(&req, body, state.max_data_body).await?)?;
     let (o, u, role) = (org.clone(), user.clone(), b.role.clone());
-    let previous = write(&state, move |w, ctx| w.set_member(ctx, &o, &u, &role, limits(b.override_limits))).await?;
+    let previous = write(&state, move |w, ctx| {
+        w.set_member(ctx, &o, &u, &role, limits(b.override_limits))
+    })
+    .await?;
     let out = json!({"org": org, "user": user, "role": b.role, "previous_role": previous});
-    Ok(if previous.is_none() { HttpResponse::Created() } else { HttpResponse::Ok() }.json(out))
+    Ok(if previous.is_none() {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    }
+    .json(out))
 }
 
-async fn delete_member(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn delete_member(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, user) = path.into_inner();
     write(&state, move |w, ctx| w.remove_member(ctx, &org, &user)).await?;
@@ -290,12 +384,20 @@ fn default_invite_role() -> String {
     "member".into()
 }
 
-async fn put_invitation(req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn put_invitation(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, id) = path.into_inner();
     let b: InvitationBody = typed(read_json(&req, body, state.max_data_body).await?)?;
     if !b.email.contains('@') {
-        return Err(Error::invalid("INVALID_EMAIL", format!("`{}` is not an email address", b.email)));
+        return Err(Error::invalid(
+            "INVALID_EMAIL",
+            format!("`{}` is not an email address", b.email),
+        ));
     }
     let expires_at = parse_time(&b.expires_at, "expires_at")?;
     let inv = InvitationRow {
@@ -305,12 +407,24 @@ async fn put_invitation(req: HttpRequest, path: web::Path<(String, String)>, bod
         expires_at,
     };
     let o = org.clone();
-    let created = write(&state, move |w, ctx| w.set_invitation(ctx, &o, inv, limits(b.override_limits))).await?;
+    let created = write(&state, move |w, ctx| {
+        w.set_invitation(ctx, &o, inv, limits(b.override_limits))
+    })
+    .await?;
     let out = json!({"org": org, "id": id, "email": b.email, "role": b.role, "expires_at": format_time(expires_at)});
-    Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(out))
+    Ok(if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    }
+    .json(out))
 }
 
-async fn delete_invitation(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn delete_invitation(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, id) = path.into_inner();
     write(&state, move |w, ctx| w.revoke_invitation(ctx, &org, &id)).await?;
@@ -323,7 +437,12 @@ struct AcceptBody {
     user: String,
 }
 
-async fn accept_invitation(req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn accept_invitation(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, id) = path.into_inner();
     let b: AcceptBody = typed(read_json(&req, body, state.max_data_body).await?)?;
@@ -332,7 +451,10 @@ async fn accept_invitation(req: HttpRequest, path: web::Path<(String, String)>, 
     }
     let (o, i, u) = (org.clone(), id.clone(), b.user.clone());
     let role = write(&state, move |w, ctx| w.accept_invitation(ctx, &o, &i, &u)).await?;
-    Ok(HttpResponse::Ok().json(json!({"org": org, "user": b.user, "role": role, "invitation": id})))
+    Ok(
+        HttpResponse::Ok()
+            .json(json!({"org": org, "user": b.user, "role": role, "invitation": id})),
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -343,7 +465,12 @@ struct WorkspaceBody {
     override_limits: bool,
 }
 
-async fn put_workspace(req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn put_workspace(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, ws) = path.into_inner();
     let b: WorkspaceBody = match read_optional_json(&req, body, state.max_data_body).await? {
@@ -352,12 +479,24 @@ async fn put_workspace(req: HttpRequest, path: web::Path<(String, String)>, body
     };
     let (o, w_id) = (org.clone(), ws.clone());
     let name = b.name.clone();
-    let created = write(&state, move |w, ctx| w.set_workspace(ctx, &o, &w_id, name, limits(b.override_limits))).await?;
+    let created = write(&state, move |w, ctx| {
+        w.set_workspace(ctx, &o, &w_id, name, limits(b.override_limits))
+    })
+    .await?;
     let out = json!({"org": org, "id": ws, "created": created});
-    Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(out))
+    Ok(if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    }
+    .json(out))
 }
 
-async fn delete_workspace(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn delete_workspace(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, ws) = path.into_inner();
     write(&state, move |w, ctx| w.remove_workspace(ctx, &org, &ws)).await?;
@@ -415,14 +554,24 @@ async fn put_workspace_member(
     let out = json!({"org": org, "workspace": ws, "user": user, "role": access.role, "permissions": {
         "can_create_agents": access.can_create_agents, "can_modify_policies": access.can_modify_policies,
         "can_invite_users": access.can_invite_users, "can_view_analytics": access.can_view_analytics}});
-    write(&state, move |w, ctx| w.set_workspace_member(ctx, &org, &ws, &user, &access)).await?;
+    write(&state, move |w, ctx| {
+        w.set_workspace_member(ctx, &org, &ws, &user, &access)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn delete_workspace_member(req: HttpRequest, path: web::Path<(String, String, String)>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn delete_workspace_member(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, ws, user) = path.into_inner();
-    write(&state, move |w, ctx| w.remove_workspace_member(ctx, &org, &ws, &user)).await?;
+    write(&state, move |w, ctx| {
+        w.remove_workspace_member(ctx, &org, &ws, &user)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -433,12 +582,20 @@ struct RoleBody {
     level: i64,
 }
 
-async fn put_role(req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn put_role(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, name) = path.into_inner();
     let b: RoleBody = typed(read_json(&req, body, state.max_data_body).await?)?;
     if name.is_empty() || b.level < 1 {
-        return Err(Error::invalid("INVALID_ROLE", "a role needs a name and a level of at least 1"));
+        return Err(Error::invalid(
+            "INVALID_ROLE",
+            "a role needs a name and a level of at least 1",
+        ));
     }
     let role = CustomRoleRow {
         name: name.clone(),
@@ -459,18 +616,21 @@ async fn put_role(req: HttpRequest, path: web::Path<(String, String)>, body: web
                 .find(|t| t.features.contains("custom_roles"))
                 .map(|t| t.name.clone());
             let url = crate::billing::upgrade_url(ctx.upgrade_url, &o, required.as_deref());
-            return Err(Error::PaymentRequired(Box::new(crate::billing::Payment::new(
-                crate::billing::PaymentCode::FeatureNotInPlan,
-                Some("custom_roles"),
-                required,
-                url,
-                None,
-            ))));
+            return Err(Error::PaymentRequired(Box::new(
+                crate::billing::Payment::new(
+                    crate::billing::PaymentCode::FeatureNotInPlan,
+                    Some("custom_roles"),
+                    required,
+                    url,
+                    None,
+                ),
+            )));
         }
         w.set_custom_role(ctx, &o, role)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({"org": org, "name": name, "level": b.level, "permissions": b.permissions})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"org": org, "name": name, "level": b.level, "permissions": b.permissions})))
 }
 
 #[derive(Deserialize)]
@@ -479,7 +639,12 @@ struct UsageBody {
     current: i64,
 }
 
-async fn put_usage(req: HttpRequest, path: web::Path<(String, String)>, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn put_usage(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, rt) = path.into_inner();
     let b: UsageBody = typed(read_json(&req, body, state.max_data_body).await?)?;

@@ -18,7 +18,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/permissions", web::post().to(permissions));
 }
 
-const REQUEST_FIELDS: &[&str] = &["principal", "action", "resource", "context", "entities", "reserve"];
+const REQUEST_FIELDS: &[&str] = &[
+    "principal",
+    "action",
+    "resource",
+    "context",
+    "entities",
+    "reserve",
+];
 
 fn parse_request(v: Value) -> Result<DecisionInput> {
     let m = object(v, "a decision request")?;
@@ -33,12 +40,22 @@ fn parse_request(v: Value) -> Result<DecisionInput> {
     let context = match m.get("context") {
         None | Some(Value::Null) => None,
         Some(c @ Value::Object(_)) => Some(c.clone()),
-        Some(_) => return Err(Error::invalid("INVALID_CONTEXT", "`context` must be a JSON object")),
+        Some(_) => {
+            return Err(Error::invalid(
+                "INVALID_CONTEXT",
+                "`context` must be a JSON object",
+            ))
+        }
     };
     let entities = match m.get("entities") {
         None | Some(Value::Null) => vec![],
         Some(Value::Array(a)) => a.clone(),
-        Some(_) => return Err(Error::invalid("INVALID_ENTITY", "`entities` must be an array")),
+        Some(_) => {
+            return Err(Error::invalid(
+                "INVALID_ENTITY",
+                "`entities` must be an array",
+            ))
+        }
     };
     if let Some(r) = m.get("reserve") {
         if !r.is_null() {
@@ -65,7 +82,11 @@ fn mirror(req: &HttpRequest) -> bool {
         .unwrap_or(false)
 }
 
-async fn authorize(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn authorize(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_decision(&req)?;
     let v = read_json(&req, body, state.max_decision_body).await?;
     let input = parse_request(v)?;
@@ -78,18 +99,36 @@ async fn authorize(req: HttpRequest, body: web::Payload, state: web::Data<AppSta
     Ok(HttpResponse::build(status).json(decision_json(&decision)))
 }
 
-async fn batch(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn batch(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_decision(&req)?;
-    let v = read_json(&req, body, state.max_decision_body.saturating_mul(state.max_batch.max(1))).await?;
+    let v = read_json(
+        &req,
+        body,
+        state
+            .max_decision_body
+            .saturating_mul(state.max_batch.max(1)),
+    )
+    .await?;
     let mut m = object(v, "a batch")?;
     deny_unknown(&m, &["requests"])?;
     let Some(Value::Array(items)) = m.remove("requests") else {
-        return Err(Error::invalid("MISSING_FIELD", "`requests` must be an array"));
+        return Err(Error::invalid(
+            "MISSING_FIELD",
+            "`requests` must be an array",
+        ));
     };
     if items.len() > state.max_batch {
         return Err(Error::invalid(
             "BATCH_TOO_LARGE",
-            format!("a batch holds at most {} requests; this one has {}", state.max_batch, items.len()),
+            format!(
+                "a batch holds at most {} requests; this one has {}",
+                state.max_batch,
+                items.len()
+            ),
         ));
     }
     let mut results = Vec::with_capacity(items.len());
@@ -103,7 +142,11 @@ async fn batch(req: HttpRequest, body: web::Payload, state: web::Data<AppState>)
     Ok(HttpResponse::Ok().json(json!({"results": results})))
 }
 
-async fn permissions(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn permissions(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     state.require_decision(&req)?;
     let v = read_json(&req, body, state.max_decision_body).await?;
     let m = object(v, "a permissions request")?;
@@ -117,14 +160,26 @@ async fn permissions(req: HttpRequest, body: web::Payload, state: web::Data<AppS
     let context = match m.get("context") {
         None | Some(Value::Null) => None,
         Some(c @ Value::Object(_)) => Some(c),
-        Some(_) => return Err(Error::invalid("INVALID_CONTEXT", "`context` must be a JSON object")),
+        Some(_) => {
+            return Err(Error::invalid(
+                "INVALID_CONTEXT",
+                "`context` must be a JSON object",
+            ))
+        }
     };
     let entities = match m.get("entities") {
         None | Some(Value::Null) => vec![],
         Some(Value::Array(a)) => a.clone(),
-        Some(_) => return Err(Error::invalid("INVALID_ENTITY", "`entities` must be an array")),
+        Some(_) => {
+            return Err(Error::invalid(
+                "INVALID_ENTITY",
+                "`entities` must be an array",
+            ))
+        }
     };
-    let verdicts = state.engine.permissions(&principal, &resource, context, &entities)?;
+    let verdicts = state
+        .engine
+        .permissions(&principal, &resource, context, &entities)?;
     let mut actions = Map::new();
     for v in verdicts {
         let mut entry = decision_json(&v.decision);

@@ -16,9 +16,13 @@ impl Error {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
-            Error::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
+            Error::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
+            }
             Error::PaymentRequired(_) => (StatusCode::PAYMENT_REQUIRED, "PLAN_LIMIT_REACHED"),
-            Error::StoreUnavailable(_) | Error::Sqlite(_) => (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE"),
+            Error::StoreUnavailable(_) | Error::Sqlite(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE")
+            }
             Error::PoliciesUnavailable(_) | Error::PolicyLoad(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "POLICIES_UNAVAILABLE")
             }
@@ -32,7 +36,8 @@ impl Error {
     pub fn body(&self) -> serde_json::Value {
         let (status, code) = self.status_and_code();
         match self {
-            Error::PaymentRequired(p) => serde_json::to_value(p).unwrap_or_else(|_| json!({"code": code, "message": "payment required"})),
+            Error::PaymentRequired(p) => serde_json::to_value(p)
+                .unwrap_or_else(|_| json!({"code": code, "message": "payment required"})),
             _ if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE => {
                 // The cause goes to the log, not to the client.
                 json!({"code": code, "message": "internal error; see the server log"})

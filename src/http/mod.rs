@@ -62,7 +62,9 @@ impl AppState {
         match bearer(req) {
             Some(t) if token_matches(t, &self.admin_token) => Ok(()),
             Some(_) => Err(Error::Unauthorized("the bearer token is not valid".into())),
-            None => Err(Error::Unauthorized("this endpoint needs `Authorization: Bearer <admin token>`".into())),
+            None => Err(Error::Unauthorized(
+                "this endpoint needs `Authorization: Bearer <admin token>`".into(),
+            )),
         }
     }
 
@@ -71,7 +73,9 @@ impl AppState {
     pub fn require_decision(&self, req: &HttpRequest) -> Result<()> {
         match &self.decision_token {
             Some(expected) => match bearer(req) {
-                Some(t) if token_matches(t, expected) || token_matches(t, &self.admin_token) => Ok(()),
+                Some(t) if token_matches(t, expected) || token_matches(t, &self.admin_token) => {
+                    Ok(())
+                }
                 Some(_) => Err(Error::Unauthorized("the bearer token is not valid".into())),
                 None => Err(Error::Unauthorized(
                     "decisions need `Authorization: Bearer <decision token>`".into(),
@@ -92,7 +96,11 @@ impl AppState {
 }
 
 /// Reads the raw body up to `limit` bytes (413 past it).
-async fn read_bytes(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::BytesMut> {
+async fn read_bytes(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -103,7 +111,9 @@ async fn read_bytes(req: &HttpRequest, mut payload: web::Payload, limit: usize) 
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| Error::malformed("BODY_READ_FAILED", format!("cannot read the body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            Error::malformed("BODY_READ_FAILED", format!("cannot read the body: {e}"))
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(Error::PayloadTooLarge { limit });
         }
@@ -122,11 +132,16 @@ fn parse_json(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value> {
     if !mime.eq_ignore_ascii_case("application/json") {
         return Err(Error::UnsupportedMediaType);
     }
-    serde_json::from_slice(body).map_err(|e| Error::malformed("MALFORMED_JSON", format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| Error::malformed("MALFORMED_JSON", format!("the body is not valid JSON: {e}")))
 }
 
 /// Reads a JSON body up to `limit` bytes: 415 for another content type, 413 past the limit.
-pub async fn read_json(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<serde_json::Value> {
+pub async fn read_json(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<serde_json::Value> {
     let body = read_bytes(req, payload, limit).await?;
     parse_json(req, &body)
 }
@@ -172,8 +187,10 @@ fn json_errors<B: actix_web::body::MessageBody + 'static>(
     })
     .to_string();
     let (req, mut res) = res.into_parts();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     let res = res.set_body(body).map_into_boxed_body();
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, res).map_into_right_body(),
@@ -275,14 +292,16 @@ impl Application {
             let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(unix)]
             {
-                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot watch SIGTERM");
-                        let _ = ctrl_c.await;
-                        return;
-                    }
-                };
+                let mut term =
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(t) => t,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot watch SIGTERM");
+                            let _ = ctrl_c.await;
+                            return;
+                        }
+                    };
                 tokio::select! {
                     _ = ctrl_c => {},
                     _ = term.recv() => {},

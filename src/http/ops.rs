@@ -19,9 +19,12 @@ async fn healthz() -> HttpResponse {
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.engine.clone();
-    let store_ok = web::block(move || engine.store().ping()).await.unwrap_or(false);
+    let store_ok = web::block(move || engine.store().ping())
+        .await
+        .unwrap_or(false);
     if store_ok {
-        HttpResponse::Ok().json(json!({"status": "ready", "policies": state.engine.model().version}))
+        HttpResponse::Ok()
+            .json(json!({"status": "ready", "policies": state.engine.model().version}))
     } else {
         HttpResponse::ServiceUnavailable().json(json!({
             "code": "STORE_UNAVAILABLE",

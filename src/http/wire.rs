@@ -21,7 +21,10 @@ pub fn parse_uid(v: &Value, field: &str) -> Result<EntityUid> {
             }
         }
         Value::String(s) => s.parse::<EntityUid>().map_err(|e| {
-            Error::invalid("INVALID_UID", format!("`{field}` is not an entity uid like `User::\"alice\"`: {e}"))
+            Error::invalid(
+                "INVALID_UID",
+                format!("`{field}` is not an entity uid like `User::\"alice\"`: {e}"),
+            )
         }),
         _ => Err(Error::invalid(
             "INVALID_UID",
@@ -34,7 +37,10 @@ pub fn parse_uid(v: &Value, field: &str) -> Result<EntityUid> {
 pub fn object(v: Value, what: &str) -> Result<Map<String, Value>> {
     match v {
         Value::Object(m) => Ok(m),
-        _ => Err(Error::invalid("INVALID_REQUEST", format!("{what} must be a JSON object"))),
+        _ => Err(Error::invalid(
+            "INVALID_REQUEST",
+            format!("{what} must be a JSON object"),
+        )),
     }
 }
 
@@ -43,7 +49,10 @@ pub fn deny_unknown(m: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
     match m.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(Error::invalid(
             "UNKNOWN_FIELD",
-            format!("unknown field `{k}`; expected one of {}", allowed.join(", ")),
+            format!(
+                "unknown field `{k}`; expected one of {}",
+                allowed.join(", ")
+            ),
         )),
         None => Ok(()),
     }
@@ -67,7 +76,10 @@ pub fn decision_json(d: &Decision) -> Value {
         m.insert("warnings".into(), json!(d.warnings));
     }
     if let Some(p) = &d.payment {
-        m.insert("payment".into(), serde_json::to_value(p).unwrap_or(Value::Null));
+        m.insert(
+            "payment".into(),
+            serde_json::to_value(p).unwrap_or(Value::Null),
+        );
     }
     Value::Object(m)
 }

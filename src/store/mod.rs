@@ -108,7 +108,10 @@ impl Store {
     /// watches the path itself and fails closed when it changes under us.
     pub fn check_health(&self) -> bool {
         let reason = match std::fs::metadata(&self.inner.path) {
-            Err(e) => Some(format!("database file `{}` is gone: {e}", self.inner.path.display())),
+            Err(e) => Some(format!(
+                "database file `{}` is gone: {e}",
+                self.inner.path.display()
+            )),
             Ok(m) if (m.dev(), m.ino()) != self.inner.identity => Some(format!(
                 "database file `{}` was replaced",
                 self.inner.path.display()

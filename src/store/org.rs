@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{CustomRoleRow, InvitationRow, OrgRow, Reader, WorkspaceAccessRow, WorkspaceRow, Writer};
+use super::{
+    CustomRoleRow, InvitationRow, OrgRow, Reader, WorkspaceAccessRow, WorkspaceRow, Writer,
+};
 use crate::billing::{self, Catalog, RoleDef, SubscriptionStatus, Tier};
 use crate::error::{Error, Result};
 
@@ -286,7 +288,9 @@ impl Writer<'_> {
             )));
         }
         let Some(old) = self.delete_member(org, user)? else {
-            return Err(Error::NotFound(format!("`{user}` is not a member of `{org}`")));
+            return Err(Error::NotFound(format!(
+                "`{user}` is not a member of `{org}`"
+            )));
         };
         self.audit(
             Some(org),
@@ -316,7 +320,10 @@ impl Writer<'_> {
         let Some(def) = state.role(&inv.role) else {
             return Err(Error::invalid(
                 "UNKNOWN_ROLE",
-                format!("role `{}` is neither built in nor defined for org `{org}`", inv.role),
+                format!(
+                    "role `{}` is neither built in nor defined for org `{org}`",
+                    inv.role
+                ),
             ));
         };
         let new_seat = def.seat.clone().unwrap_or_else(|| "seat:member".into());
@@ -343,22 +350,40 @@ impl Writer<'_> {
     pub fn revoke_invitation(&self, ctx: OrgCtx<'_>, org: &str, id: &str) -> Result<()> {
         self.require_org(ctx, org)?;
         if !self.delete_invitation(org, id)? {
-            return Err(Error::NotFound(format!("invitation `{id}` does not exist in `{org}`")));
+            return Err(Error::NotFound(format!(
+                "invitation `{id}` does not exist in `{org}`"
+            )));
         }
-        self.audit(Some(org), "invitation.revoke", &format!("Invitation::{id:?}"), &json!({}), ctx.now)
+        self.audit(
+            Some(org),
+            "invitation.revoke",
+            &format!("Invitation::{id:?}"),
+            &json!({}),
+            ctx.now,
+        )
     }
 
     /// Turns a pending invitation into a membership, in one transaction. Returns the role.
-    pub fn accept_invitation(&self, ctx: OrgCtx<'_>, org: &str, id: &str, user: &str) -> Result<String> {
+    pub fn accept_invitation(
+        &self,
+        ctx: OrgCtx<'_>,
+        org: &str,
+        id: &str,
+        user: &str,
+    ) -> Result<String> {
         self.require_org(ctx, org)?;
         let Some(inv) = self.invitation(org, id)? else {
-            return Err(Error::NotFound(format!("invitation `{id}` does not exist in `{org}`")));
+            return Err(Error::NotFound(format!(
+                "invitation `{id}` does not exist in `{org}`"
+            )));
         };
         if inv.expires_at <= ctx.now {
             return Err(Error::Conflict(format!("invitation `{id}` has expired")));
         }
         if self.member_role(org, user)?.is_some() {
-            return Err(Error::Conflict(format!("`{user}` is already a member of `{org}`")));
+            return Err(Error::Conflict(format!(
+                "`{user}` is already a member of `{org}`"
+            )));
         }
         // The pending invitation already holds the seat it turns into.
         self.delete_invitation(org, id)?;
@@ -402,7 +427,13 @@ impl Writer<'_> {
             name,
         };
         let created = self.put_workspace(&row, ctx.now)?;
-        self.audit(Some(org), "workspace.put", &format!("Workspace::{id:?}"), &json!({"name": row.name}), ctx.now)?;
+        self.audit(
+            Some(org),
+            "workspace.put",
+            &format!("Workspace::{id:?}"),
+            &json!({"name": row.name}),
+            ctx.now,
+        )?;
         Ok(created)
     }
 
@@ -410,9 +441,17 @@ impl Writer<'_> {
     pub fn remove_workspace(&self, ctx: OrgCtx<'_>, org: &str, id: &str) -> Result<()> {
         self.require_org(ctx, org)?;
         if !self.delete_workspace(org, id)? {
-            return Err(Error::NotFound(format!("workspace `{id}` does not exist in `{org}`")));
+            return Err(Error::NotFound(format!(
+                "workspace `{id}` does not exist in `{org}`"
+            )));
         }
-        self.audit(Some(org), "workspace.delete", &format!("Workspace::{id:?}"), &json!({}), ctx.now)
+        self.audit(
+            Some(org),
+            "workspace.delete",
+            &format!("Workspace::{id:?}"),
+            &json!({}),
+            ctx.now,
+        )
     }
 
     /// Grants a member access to a workspace of the same org.
@@ -427,18 +466,27 @@ impl Writer<'_> {
         self.require_org(ctx, org)?;
         match self.workspace(ws)? {
             Some(w) if w.org == org => {}
-            _ => return Err(Error::NotFound(format!("workspace `{ws}` does not exist in `{org}`"))),
+            _ => {
+                return Err(Error::NotFound(format!(
+                    "workspace `{ws}` does not exist in `{org}`"
+                )))
+            }
         }
         if self.member_role(org, user)?.is_none() {
             return Err(Error::invalid(
                 "NOT_A_MEMBER",
-                format!("`{user}` must be a member of `{org}` before joining one of its workspaces"),
+                format!(
+                    "`{user}` must be a member of `{org}` before joining one of its workspaces"
+                ),
             ));
         }
         if !matches!(access.role.as_str(), "admin" | "member" | "viewer") {
             return Err(Error::invalid(
                 "UNKNOWN_ROLE",
-                format!("workspace role `{}` must be admin, member or viewer", access.role),
+                format!(
+                    "workspace role `{}` must be admin, member or viewer",
+                    access.role
+                ),
             ));
         }
         self.put_workspace_access(ws, user, access)?;
@@ -452,23 +500,44 @@ impl Writer<'_> {
     }
 
     /// Removes a user's access to a workspace.
-    pub fn remove_workspace_member(&self, ctx: OrgCtx<'_>, org: &str, ws: &str, user: &str) -> Result<()> {
+    pub fn remove_workspace_member(
+        &self,
+        ctx: OrgCtx<'_>,
+        org: &str,
+        ws: &str,
+        user: &str,
+    ) -> Result<()> {
         self.require_org(ctx, org)?;
         match self.workspace(ws)? {
             Some(w) if w.org == org => {}
-            _ => return Err(Error::NotFound(format!("workspace `{ws}` does not exist in `{org}`"))),
+            _ => {
+                return Err(Error::NotFound(format!(
+                    "workspace `{ws}` does not exist in `{org}`"
+                )))
+            }
         }
         if !self.delete_workspace_access(ws, user)? {
-            return Err(Error::NotFound(format!("`{user}` is not a member of workspace `{ws}`")));
+            return Err(Error::NotFound(format!(
+                "`{user}` is not a member of workspace `{ws}`"
+            )));
         }
-        self.audit(Some(org), "workspace_member.delete", &format!("User::{user:?}"), &json!({"workspace": ws}), ctx.now)
+        self.audit(
+            Some(org),
+            "workspace_member.delete",
+            &format!("User::{user:?}"),
+            &json!({"workspace": ws}),
+            ctx.now,
+        )
     }
 
     /// Defines or replaces a custom role of an org.
     pub fn set_custom_role(&self, ctx: OrgCtx<'_>, org: &str, role: CustomRoleRow) -> Result<()> {
         self.require_org(ctx, org)?;
         if ctx.catalog.role(&role.name).is_some() {
-            return Err(Error::Conflict(format!("`{}` is a built-in role", role.name)));
+            return Err(Error::Conflict(format!(
+                "`{}` is a built-in role",
+                role.name
+            )));
         }
         self.put_custom_role(org, &role)?;
         self.audit(
@@ -481,7 +550,13 @@ impl Writer<'_> {
     }
 
     /// Sets an app-owned counter; Tollgate-counted types are refused.
-    pub fn set_usage(&self, ctx: OrgCtx<'_>, org: &str, resource_type: &str, current: i64) -> Result<()> {
+    pub fn set_usage(
+        &self,
+        ctx: OrgCtx<'_>,
+        org: &str,
+        resource_type: &str,
+        current: i64,
+    ) -> Result<()> {
         self.require_org(ctx, org)?;
         if !billing::is_resource_type(resource_type) {
             return Err(Error::invalid(
@@ -496,9 +571,18 @@ impl Writer<'_> {
             ));
         }
         if current < 0 {
-            return Err(Error::invalid("INVALID_USAGE", "`current` must not be negative"));
+            return Err(Error::invalid(
+                "INVALID_USAGE",
+                "`current` must not be negative",
+            ));
         }
         self.set_app_usage(org, resource_type, current)?;
-        self.audit(Some(org), "usage.set", resource_type, &json!({"current": current}), ctx.now)
+        self.audit(
+            Some(org),
+            "usage.set",
+            resource_type,
+            &json!({"current": current}),
+            ctx.now,
+        )
     }
 }

@@ -79,9 +79,7 @@ impl Reader<'_> {
         let mut st = self
             .conn
             .prepare_cached("SELECT json FROM entities WHERE etype = ?1 AND eid = ?2")?;
-        Ok(st
-            .query_row(params![etype, eid], |r| r.get(0))
-            .optional()?)
+        Ok(st.query_row(params![etype, eid], |r| r.get(0)).optional()?)
     }
 
     /// An org by id.
@@ -321,7 +319,13 @@ impl Writer<'_> {
     }
 
     /// Sets a member's role; returns the previous role.
-    pub fn put_member(&self, org: &str, user: &str, role: &str, now: i64) -> Result<Option<String>> {
+    pub fn put_member(
+        &self,
+        org: &str,
+        user: &str,
+        role: &str,
+        now: i64,
+    ) -> Result<Option<String>> {
         let old = self.member_role(org, user)?;
         self.conn
             .prepare_cached(
@@ -364,7 +368,14 @@ impl Writer<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (org, id) DO UPDATE SET \
                  email = excluded.email, role = excluded.role, expires_at = excluded.expires_at",
             )?
-            .execute(params![org, inv.id, inv.email, inv.role, inv.expires_at, now])?;
+            .execute(params![
+                org,
+                inv.id,
+                inv.email,
+                inv.role,
+                inv.expires_at,
+                now
+            ])?;
         Ok(())
     }
 

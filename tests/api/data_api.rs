@@ -8,14 +8,37 @@ use crate::helpers::{in_secs, req, TestApp};
 fn org_lifecycle_and_validation() {
     let app = TestApp::spawn();
     let a = app.admin("GET", "/v1/orgs/acme", None);
-    assert_eq!((a.status, a.body["code"].as_str()), (404, Some("NOT_FOUND")), "{}", a.raw);
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{}",
+        a.raw
+    );
     let a = app.admin("PUT", "/v1/orgs/acme", Some(json!({"plan": "starter"})));
     assert_eq!(a.status, 422, "a new org needs a primary owner: {}", a.raw);
-    let a = app.admin("PUT", "/v1/orgs/acme", Some(json!({"plan": "gold", "primary_owner": "alice"})));
-    assert_eq!((a.status, a.body["code"].as_str()), (422, Some("UNKNOWN_PLAN")));
-    let a = app.admin("PUT", "/v1/orgs/acme", Some(json!({"subscription_status": "happy", "primary_owner": "alice"})));
-    assert_eq!((a.status, a.body["code"].as_str()), (422, Some("INVALID_STATUS")));
-    let a = app.admin("PUT", "/v1/orgs/acme", Some(json!({"plan": "starter", "subscription_status": "active", "primary_owner": "alice"})));
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme",
+        Some(json!({"plan": "gold", "primary_owner": "alice"})),
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (422, Some("UNKNOWN_PLAN"))
+    );
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme",
+        Some(json!({"subscription_status": "happy", "primary_owner": "alice"})),
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (422, Some("INVALID_STATUS"))
+    );
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme",
+        Some(json!({"plan": "starter", "subscription_status": "active", "primary_owner": "alice"})),
+    );
     assert_eq!(a.status, 201, "{}", a.raw);
     let org = app.admin("GET", "/v1/orgs/acme", None).body;
     assert_eq!(org["id"], "acme");
@@ -24,16 +47,33 @@ fn org_lifecycle_and_validation() {
     assert_eq!(org["subscription_status"], "active");
     assert_eq!(org["primary_owner"], "alice");
     assert_eq!(org["members"], json!([{"user": "alice", "role": "owner"}]));
-    assert_eq!(org["usage"]["seat:admin"], json!({"current": 1, "limit": 2}));
+    assert_eq!(
+        org["usage"]["seat:admin"],
+        json!({"current": 1, "limit": 2})
+    );
     // The primary owner keeps role owner and cannot be removed through the data API.
-    let a = app.admin("PUT", "/v1/orgs/acme/members/alice", Some(json!({"role": "admin"})));
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/members/alice",
+        Some(json!({"role": "admin"})),
+    );
     assert_eq!(a.status, 409, "{}", a.raw);
-    assert_eq!(app.admin("DELETE", "/v1/orgs/acme/members/alice", None).status, 409);
+    assert_eq!(
+        app.admin("DELETE", "/v1/orgs/acme/members/alice", None)
+            .status,
+        409
+    );
     // Changing the primary owner makes the new one an owner too.
     app.member("acme", "bob", "member");
     app.ok("PUT", "/v1/orgs/acme", json!({"primary_owner": "bob"}));
     let org = app.admin("GET", "/v1/orgs/acme", None).body;
-    assert!(org["members"].as_array().unwrap().contains(&json!({"user": "bob", "role": "owner"})), "{org}");
+    assert!(
+        org["members"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"user": "bob", "role": "owner"})),
+        "{org}"
+    );
     let d = app.authorize(req("bob", "delete_org", ("Org", "acme"), json!({})));
     assert_eq!(d["decision"], "allow");
     let d = app.authorize(req("alice", "delete_org", ("Org", "acme"), json!({})));
@@ -44,55 +84,162 @@ fn org_lifecycle_and_validation() {
 fn members_invitations_workspaces_roles_usage() {
     let app = TestApp::spawn();
     app.org("acme", "professional", "alice");
-    let a = app.admin("PUT", "/v1/orgs/acme/members/bob", Some(json!({"role": "wizard"})));
-    assert_eq!((a.status, a.body["code"].as_str()), (422, Some("UNKNOWN_ROLE")));
-    let a = app.admin("PUT", "/v1/orgs/nope/members/bob", Some(json!({"role": "member"})));
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/members/bob",
+        Some(json!({"role": "wizard"})),
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (422, Some("UNKNOWN_ROLE"))
+    );
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/nope/members/bob",
+        Some(json!({"role": "member"})),
+    );
     assert_eq!(a.status, 404);
-    app.ok("PUT", "/v1/orgs/acme/members/bob", json!({"role": "member"}));
-    assert_eq!(app.admin("DELETE", "/v1/orgs/acme/members/bob", None).status, 204);
-    assert_eq!(app.admin("DELETE", "/v1/orgs/acme/members/bob", None).status, 404);
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/members/bob",
+        json!({"role": "member"}),
+    );
+    assert_eq!(
+        app.admin("DELETE", "/v1/orgs/acme/members/bob", None)
+            .status,
+        204
+    );
+    assert_eq!(
+        app.admin("DELETE", "/v1/orgs/acme/members/bob", None)
+            .status,
+        404
+    );
     let d = app.authorize(req("bob", "view_org", ("Org", "acme"), json!({})));
-    assert_eq!(d["decision"], "deny", "a removed member loses access at once");
+    assert_eq!(
+        d["decision"], "deny",
+        "a removed member loses access at once"
+    );
 
-    let a = app.admin("PUT", "/v1/orgs/acme/invitations/i1", Some(json!({"email": "nope", "expires_at": in_secs(60)})));
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/invitations/i1",
+        Some(json!({"email": "nope", "expires_at": in_secs(60)})),
+    );
     assert_eq!(a.status, 422);
-    let a = app.admin("PUT", "/v1/orgs/acme/invitations/i1", Some(json!({"email": "a@b.c", "expires_at": "tomorrow"})));
-    assert_eq!((a.status, a.body["code"].as_str()), (422, Some("INVALID_TIME")));
-    assert_eq!(app.admin("DELETE", "/v1/orgs/acme/invitations/i1", None).status, 404);
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/invitations/i1",
+        Some(json!({"email": "a@b.c", "expires_at": "tomorrow"})),
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (422, Some("INVALID_TIME"))
+    );
+    assert_eq!(
+        app.admin("DELETE", "/v1/orgs/acme/invitations/i1", None)
+            .status,
+        404
+    );
 
     // Workspace members must be org members; the four permissions round-trip into decisions.
-    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({"name": "One"}));
-    let a = app.admin("PUT", "/v1/orgs/acme/workspaces/ws1/members/zed", Some(json!({"role": "member"})));
-    assert_eq!((a.status, a.body["code"].as_str()), (422, Some("NOT_A_MEMBER")));
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1",
+        json!({"name": "One"}),
+    );
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1/members/zed",
+        Some(json!({"role": "member"})),
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (422, Some("NOT_A_MEMBER"))
+    );
     app.member("acme", "carl", "viewer");
-    let a = app.admin("PUT", "/v1/orgs/acme/workspaces/ws1/members/carl", Some(json!({"role": "boss"})));
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1/members/carl",
+        Some(json!({"role": "boss"})),
+    );
     assert_eq!(a.status, 422);
-    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/carl", json!({"permissions": {"can_view_analytics": true}}));
-    let d = app.authorize(req("carl", "view_analytics", ("Workspace", "ws1"), json!({})));
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1/members/carl",
+        json!({"permissions": {"can_view_analytics": true}}),
+    );
+    let d = app.authorize(req(
+        "carl",
+        "view_analytics",
+        ("Workspace", "ws1"),
+        json!({}),
+    ));
     assert_eq!(d["decision"], "allow");
-    assert_eq!(app.admin("DELETE", "/v1/orgs/acme/workspaces/ws1/members/carl", None).status, 204);
-    let d = app.authorize(req("carl", "view_analytics", ("Workspace", "ws1"), json!({})));
+    assert_eq!(
+        app.admin("DELETE", "/v1/orgs/acme/workspaces/ws1/members/carl", None)
+            .status,
+        204
+    );
+    let d = app.authorize(req(
+        "carl",
+        "view_analytics",
+        ("Workspace", "ws1"),
+        json!({}),
+    ));
     assert_eq!(d["decision"], "deny");
     let org = app.admin("GET", "/v1/orgs/acme", None).body;
     assert_eq!(org["workspaces"], json!([{"id": "ws1", "name": "One"}]));
 
     // Custom roles are a plan feature (enterprise).
-    let a = app.admin("PUT", "/v1/orgs/acme/roles/auditor", Some(json!({"permissions": ["audit.read"], "level": 35})));
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/roles/auditor",
+        Some(json!({"permissions": ["audit.read"], "level": 35})),
+    );
     assert_eq!(a.status, 402, "{}", a.raw);
     assert_eq!(a.body["code"], "FEATURE_NOT_IN_PLAN");
     assert_eq!(a.body["required_plan"], "enterprise");
 
     // Usage: app counters settable, Tollgate's own counters not.
-    let a = app.admin("PUT", "/v1/orgs/acme/usage/seat:total", Some(json!({"current": 0})));
-    assert_eq!((a.status, a.body["code"].as_str()), (422, Some("TOLLGATE_COUNTED")));
-    let a = app.admin("PUT", "/v1/orgs/acme/usage/Projects", Some(json!({"current": 1})));
-    assert_eq!((a.status, a.body["code"].as_str()), (422, Some("INVALID_RESOURCE_TYPE")));
-    let a = app.admin("PUT", "/v1/orgs/acme/usage/quota:project", Some(json!({"current": -1})));
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/usage/seat:total",
+        Some(json!({"current": 0})),
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (422, Some("TOLLGATE_COUNTED"))
+    );
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/usage/Projects",
+        Some(json!({"current": 1})),
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (422, Some("INVALID_RESOURCE_TYPE"))
+    );
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:project",
+        Some(json!({"current": -1})),
+    );
     assert_eq!(a.status, 422);
-    app.ok("PUT", "/v1/orgs/acme/usage/quota:project", json!({"current": 7}));
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:project",
+        json!({"current": 7}),
+    );
     let u = app.admin("GET", "/v1/orgs/acme/usage", None).body;
     assert_eq!(u["quota:project"], json!({"current": 7, "limit": 100}));
-    for rt in ["seat:admin", "seat:member", "seat:total", "quota:workspace", "quota:agent", "quota:project"] {
+    for rt in [
+        "seat:admin",
+        "seat:member",
+        "seat:total",
+        "quota:workspace",
+        "quota:agent",
+        "quota:project",
+    ] {
         assert!(u.get(rt).is_some(), "usage lists {rt}: {u}");
     }
 }
@@ -101,7 +248,11 @@ fn members_invitations_workspaces_roles_usage() {
 fn custom_roles_hold_exactly_their_permissions() {
     let app = TestApp::spawn();
     app.org("acme", "enterprise", "alice");
-    app.ok("PUT", "/v1/orgs/acme/roles/auditor", json!({"permissions": ["org.read", "audit.read"], "level": 35}));
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/roles/auditor",
+        json!({"permissions": ["org.read", "audit.read"], "level": 35}),
+    );
     app.member("acme", "aud", "auditor");
     let ok = app.authorize(req("aud", "view_audit_logs", ("Org", "acme"), json!({})));
     assert_eq!(ok["decision"], "allow", "{ok}");
@@ -110,8 +261,16 @@ fn custom_roles_hold_exactly_their_permissions() {
     // Level 35 falls in the member bucket (nearest built-in at or below it: member, 30... 40).
     let u = app.admin("GET", "/v1/orgs/acme/usage", None).body;
     assert_eq!(u["seat:member"]["current"], 1, "{u}");
-    let a = app.admin("PUT", "/v1/orgs/acme/roles/admin", Some(json!({"permissions": [], "level": 5})));
-    assert_eq!(a.status, 409, "built-in roles cannot be redefined: {}", a.raw);
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/roles/admin",
+        Some(json!({"permissions": [], "level": 5})),
+    );
+    assert_eq!(
+        a.status, 409,
+        "built-in roles cannot be redefined: {}",
+        a.raw
+    );
 }
 
 #[test]
@@ -124,9 +283,16 @@ fn generated_admin_token_is_kept_beside_the_db_and_never_printed() {
     assert_eq!(mode, 0o600);
     let printed = app.stdout.join("\n");
     assert!(printed.contains(token_path.to_str().unwrap()), "{printed}");
-    assert!(!printed.contains(token.trim()), "the token itself is never printed");
+    assert!(
+        !printed.contains(token.trim()),
+        "the token itself is never printed"
+    );
     assert_eq!(app.call("GET", "/v1/orgs/x", None, None).status, 401);
-    assert_eq!(app.call("GET", "/v1/orgs/x", None, Some(token.trim())).status, 404);
+    assert_eq!(
+        app.call("GET", "/v1/orgs/x", None, Some(token.trim()))
+            .status,
+        404
+    );
     app.kill_and_restart();
     let again = std::fs::read_to_string(&token_path).unwrap();
     assert_eq!(token, again, "the same token survives a restart");
@@ -139,11 +305,28 @@ fn acknowledged_writes_survive_a_kill() {
     app.member("acme", "adam", "admin");
     app.member("acme", "mia", "member");
     app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
-    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/mia", json!({"permissions": {"can_create_agents": true}}));
-    app.ok("PUT", "/v1/orgs/acme/invitations/i1", json!({"email": "x@y.z", "role": "viewer", "expires_at": in_secs(3600)}));
-    app.ok("PUT", "/v1/orgs/acme/usage/quota:project", json!({"current": 10}));
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1/members/mia",
+        json!({"permissions": {"can_create_agents": true}}),
+    );
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/invitations/i1",
+        json!({"email": "x@y.z", "role": "viewer", "expires_at": in_secs(3600)}),
+    );
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:project",
+        json!({"current": 10}),
+    );
     let questions = [
-        req("adam", "invite_user", ("Org", "acme"), json!({"role": "member"})),
+        req(
+            "adam",
+            "invite_user",
+            ("Org", "acme"),
+            json!({"role": "member"}),
+        ),
         req("mia", "create_agent", ("Workspace", "ws1"), json!({})),
         req("mia", "create_project", ("Org", "acme"), json!({})),
         req("mia", "view_audit_logs", ("Org", "acme"), json!({})),
@@ -156,8 +339,21 @@ fn acknowledged_writes_survive_a_kill() {
     let after: Vec<_> = questions.iter().map(|q| app.authorize(q.clone())).collect();
     assert_eq!(before, after);
     assert_eq!(org_before, app.admin("GET", "/v1/orgs/acme", None).body);
-    let decisions: Vec<_> = after.iter().map(|a| a["decision"].as_str().unwrap().to_string()).collect();
-    assert_eq!(decisions, ["allow", "allow", "payment_required", "deny", "payment_required", "allow"]);
+    let decisions: Vec<_> = after
+        .iter()
+        .map(|a| a["decision"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            "allow",
+            "allow",
+            "payment_required",
+            "deny",
+            "payment_required",
+            "allow"
+        ]
+    );
 }
 
 #[test]
@@ -170,9 +366,16 @@ fn operations_endpoints() {
     assert_eq!(p.status, 200);
     assert_eq!(p.body["version"].as_str().unwrap().len(), 64);
     let ids = p.body["policy_ids"].as_array().unwrap();
-    assert!(ids.contains(&json!("org.read")) && ids.contains(&json!("gate.feature.sso")), "{}", p.raw);
+    assert!(
+        ids.contains(&json!("org.read")) && ids.contains(&json!("gate.feature.sso")),
+        "{}",
+        p.raw
+    );
     assert_eq!(app.call("GET", "/v1/policies", None, None).status, 401);
     let o = app.call("GET", "/openapi.json", None, None);
     assert_eq!(o.status, 200);
-    assert!(o.body["paths"]["/v1/authorize"].is_object(), "the OpenAPI document lists the decision API");
+    assert!(
+        o.body["paths"]["/v1/authorize"].is_object(),
+        "the OpenAPI document lists the decision API"
+    );
 }

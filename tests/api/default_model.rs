@@ -34,7 +34,10 @@ fn expect(app: &TestApp, request: Value, decision: &str, why: &str) -> Value {
     };
     assert_eq!(a["status"], status, "{why}: {a}");
     if decision != "payment_required" {
-        assert!(a.get("payment").is_none(), "{why}: payment only on 402: {a}");
+        assert!(
+            a.get("payment").is_none(),
+            "{why}: payment only on 402: {a}"
+        );
     }
     a
 }
@@ -49,7 +52,11 @@ fn org_table() -> Vec<(&'static str, Value, [bool; 5])> {
         ("view_org", json!({}), all),
         ("view_subscription_usage", json!({}), all),
         ("invite_user", json!({"role": "member"}), admins),
-        ("bulk_invite_users", json!({"role": "member", "count": 2}), admins),
+        (
+            "bulk_invite_users",
+            json!({"role": "member", "count": 2}),
+            admins,
+        ),
         ("change_member_workspace_access", json!({}), admins),
         ("start_checkout", json!({}), admins),
         ("cancel_subscription", json!({}), admins),
@@ -62,7 +69,11 @@ fn org_table() -> Vec<(&'static str, Value, [bool; 5])> {
         ("create_workspace", json!({}), admins),
         ("create_project", json!({}), members),
         ("delete_org", json!({}), primary),
-        ("transfer_ownership", json!({"new_owner": {"type": "User", "id": "mia"}}), primary),
+        (
+            "transfer_ownership",
+            json!({"new_owner": {"type": "User", "id": "mia"}}),
+            primary,
+        ),
     ]
 }
 
@@ -73,13 +84,23 @@ fn org_actions_role_matrix_on_enterprise() {
     for (action, ctx, allowed) in org_table() {
         for (i, (user, role)) in ACTORS.iter().enumerate() {
             let want = if allowed[i] { "allow" } else { "deny" };
-            expect(&app, req(user, action, ("Org", "acme"), ctx.clone()), want, &format!("{role} {action}"));
+            expect(
+                &app,
+                req(user, action, ("Org", "acme"), ctx.clone()),
+                want,
+                &format!("{role} {action}"),
+            );
         }
     }
     // Someone with no membership in the org gets nothing, even the harmless reads.
     app.org("globex", "enterprise", "gina");
     for (action, ctx, _) in org_table() {
-        expect(&app, req("gina", action, ("Org", "acme"), ctx), "deny", "member of another org");
+        expect(
+            &app,
+            req("gina", action, ("Org", "acme"), ctx),
+            "deny",
+            "member of another org",
+        );
     }
 }
 
@@ -90,7 +111,11 @@ fn org_feature_gates_answer_402_with_required_plan() {
     let app = TestApp::spawn();
     org_with_roles(&app, "acme", "free");
     let gates = [
-        ("update_retention_policy", "enterprise", "gate.feature.retention_policy"),
+        (
+            "update_retention_policy",
+            "enterprise",
+            "gate.feature.retention_policy",
+        ),
         ("manage_roles", "enterprise", "gate.feature.custom_roles"),
         ("view_audit_logs", "enterprise", "gate.feature.audit_logs"),
         ("configure_sso", "enterprise", "gate.feature.sso"),
@@ -98,22 +123,48 @@ fn org_feature_gates_answer_402_with_required_plan() {
     ];
     for (action, plan, policy) in gates {
         for user in ["alice", "oscar", "adam"] {
-            let a = expect(&app, req(user, action, ("Org", "acme"), json!({})), "payment_required", action);
+            let a = expect(
+                &app,
+                req(user, action, ("Org", "acme"), json!({})),
+                "payment_required",
+                action,
+            );
             assert_eq!(a["reasons"], json!([policy]), "{a}");
             let p = &a["payment"];
             assert_eq!(p["code"], "FEATURE_NOT_IN_PLAN", "{a}");
             assert_eq!(p["error"], "payment_required");
             assert_eq!(p["required_plan"], plan, "{a}");
-            assert_eq!(p["upgrade_url"], format!("https://billing.example.com/upgrade?org=acme&plan={plan}"));
-            assert!(p.get("current_usage").is_none(), "no usage for a feature gate: {a}");
+            assert_eq!(
+                p["upgrade_url"],
+                format!("https://billing.example.com/upgrade?org=acme&plan={plan}")
+            );
+            assert!(
+                p.get("current_usage").is_none(),
+                "no usage for a feature gate: {a}"
+            );
         }
         for user in ["mia", "vic"] {
-            expect(&app, req(user, action, ("Org", "acme"), json!({})), "deny", "403 beats 402");
+            expect(
+                &app,
+                req(user, action, ("Org", "acme"), json!({})),
+                "deny",
+                "403 beats 402",
+            );
         }
     }
     // Ungated admin actions stay allowed on free.
-    for action in ["update_org_settings", "start_checkout", "cancel_subscription", "change_member_workspace_access"] {
-        expect(&app, req("adam", action, ("Org", "acme"), json!({})), "allow", action);
+    for action in [
+        "update_org_settings",
+        "start_checkout",
+        "cancel_subscription",
+        "change_member_workspace_access",
+    ] {
+        expect(
+            &app,
+            req("adam", action, ("Org", "acme"), json!({})),
+            "allow",
+            action,
+        );
     }
 }
 
@@ -127,7 +178,10 @@ fn expect_limit(a: &Value, rt: &str, current: i64, limit: i64, plan: &str) {
         json!({"resource_type": rt, "current": current, "limit": limit}),
         "{a}"
     );
-    assert!(p["upgrade_url"].as_str().is_some_and(|u| u.contains(plan)), "{a}");
+    assert!(
+        p["upgrade_url"].as_str().is_some_and(|u| u.contains(plan)),
+        "{a}"
+    );
 }
 
 #[test]
@@ -135,58 +189,205 @@ fn quota_gates_on_workspaces_projects_and_agents() {
     let app = TestApp::spawn();
     org_with_roles(&app, "acme", "free");
     // quota:workspace (Tollgate counts workspaces itself): free allows 1.
-    expect(&app, req("adam", "create_workspace", ("Org", "acme"), json!({})), "allow", "first workspace");
-    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({"name": "One"}));
-    let a = expect(&app, req("adam", "create_workspace", ("Org", "acme"), json!({})), "payment_required", "2nd");
+    expect(
+        &app,
+        req("adam", "create_workspace", ("Org", "acme"), json!({})),
+        "allow",
+        "first workspace",
+    );
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1",
+        json!({"name": "One"}),
+    );
+    let a = expect(
+        &app,
+        req("adam", "create_workspace", ("Org", "acme"), json!({})),
+        "payment_required",
+        "2nd",
+    );
     expect_limit(&a, "quota:workspace", 1, 1, "starter");
-    expect(&app, req("mia", "create_workspace", ("Org", "acme"), json!({})), "deny", "member");
+    expect(
+        &app,
+        req("mia", "create_workspace", ("Org", "acme"), json!({})),
+        "deny",
+        "member",
+    );
 
     // quota:project is the app's counter: free allows 3.
-    app.ok("PUT", "/v1/orgs/acme/usage/quota:project", json!({"current": 2}));
-    expect(&app, req("mia", "create_project", ("Org", "acme"), json!({})), "allow", "3rd project");
-    app.ok("PUT", "/v1/orgs/acme/usage/quota:project", json!({"current": 3}));
-    let a = expect(&app, req("mia", "create_project", ("Org", "acme"), json!({})), "payment_required", "4th");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:project",
+        json!({"current": 2}),
+    );
+    expect(
+        &app,
+        req("mia", "create_project", ("Org", "acme"), json!({})),
+        "allow",
+        "3rd project",
+    );
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:project",
+        json!({"current": 3}),
+    );
+    let a = expect(
+        &app,
+        req("mia", "create_project", ("Org", "acme"), json!({})),
+        "payment_required",
+        "4th",
+    );
     expect_limit(&a, "quota:project", 3, 3, "starter");
-    expect(&app, req("vic", "create_project", ("Org", "acme"), json!({})), "deny", "viewer: 403 beats 402");
+    expect(
+        &app,
+        req("vic", "create_project", ("Org", "acme"), json!({})),
+        "deny",
+        "viewer: 403 beats 402",
+    );
     // Past every tier but enterprise (unlimited).
-    app.ok("PUT", "/v1/orgs/acme/usage/quota:project", json!({"current": 100}));
-    let a = expect(&app, req("mia", "create_project", ("Org", "acme"), json!({})), "payment_required", "101st");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:project",
+        json!({"current": 100}),
+    );
+    let a = expect(
+        &app,
+        req("mia", "create_project", ("Org", "acme"), json!({})),
+        "payment_required",
+        "101st",
+    );
     expect_limit(&a, "quota:project", 100, 3, "enterprise");
 
     // quota:agent on a workspace: free allows 2.
-    app.ok("PUT", "/v1/orgs/acme/usage/quota:agent", json!({"current": 2}));
-    let a = expect(&app, req("adam", "create_agent", ("Workspace", "ws1"), json!({})), "payment_required", "agent");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:agent",
+        json!({"current": 2}),
+    );
+    let a = expect(
+        &app,
+        req("adam", "create_agent", ("Workspace", "ws1"), json!({})),
+        "payment_required",
+        "agent",
+    );
     expect_limit(&a, "quota:agent", 2, 2, "starter");
-    app.ok("PUT", "/v1/orgs/acme/usage/quota:agent", json!({"current": 1}));
-    expect(&app, req("adam", "create_agent", ("Workspace", "ws1"), json!({})), "allow", "2nd agent");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:agent",
+        json!({"current": 1}),
+    );
+    expect(
+        &app,
+        req("adam", "create_agent", ("Workspace", "ws1"), json!({})),
+        "allow",
+        "2nd agent",
+    );
 }
 
 #[test]
 fn seat_gates_on_invitations_name_the_bucket_first() {
     let app = TestApp::spawn();
     app.org("acme", "free", "alice"); // seat:admin 1/1, seat:total 1/3
-    let a = expect(&app, req("alice", "invite_user", ("Org", "acme"), json!({"role": "admin"})), "payment_required", "admin seat");
+    let a = expect(
+        &app,
+        req(
+            "alice",
+            "invite_user",
+            ("Org", "acme"),
+            json!({"role": "admin"}),
+        ),
+        "payment_required",
+        "admin seat",
+    );
     expect_limit(&a, "seat:admin", 1, 1, "starter");
-    expect(&app, req("alice", "invite_user", ("Org", "acme"), json!({"role": "member"})), "allow", "member seat");
+    expect(
+        &app,
+        req(
+            "alice",
+            "invite_user",
+            ("Org", "acme"),
+            json!({"role": "member"}),
+        ),
+        "allow",
+        "member seat",
+    );
     // Bulk: the first tier whose seat:total fits 1 + count.
-    let bulk = |n: i64| req("alice", "bulk_invite_users", ("Org", "acme"), json!({"role": "member", "count": n}));
+    let bulk = |n: i64| {
+        req(
+            "alice",
+            "bulk_invite_users",
+            ("Org", "acme"),
+            json!({"role": "member", "count": n}),
+        )
+    };
     expect(&app, bulk(2), "allow", "fits free");
-    expect_limit(&expect(&app, bulk(8), "payment_required", "8"), "seat:total", 1, 3, "starter");
-    expect_limit(&expect(&app, bulk(20), "payment_required", "20"), "seat:total", 1, 3, "professional");
-    expect_limit(&expect(&app, bulk(100), "payment_required", "100"), "seat:total", 1, 3, "enterprise");
+    expect_limit(
+        &expect(&app, bulk(8), "payment_required", "8"),
+        "seat:total",
+        1,
+        3,
+        "starter",
+    );
+    expect_limit(
+        &expect(&app, bulk(20), "payment_required", "20"),
+        "seat:total",
+        1,
+        3,
+        "professional",
+    );
+    expect_limit(
+        &expect(&app, bulk(100), "payment_required", "100"),
+        "seat:total",
+        1,
+        3,
+        "enterprise",
+    );
     expect(&app, bulk(0), "deny", "a count must be positive");
     // Fill seat:total (3/3): an admin invite is blocked by both; the role's bucket comes first.
     app.member("acme", "mia", "member");
     app.member("acme", "vic", "viewer");
-    let a = expect(&app, req("alice", "invite_user", ("Org", "acme"), json!({"role": "admin"})), "payment_required", "both");
+    let a = expect(
+        &app,
+        req(
+            "alice",
+            "invite_user",
+            ("Org", "acme"),
+            json!({"role": "admin"}),
+        ),
+        "payment_required",
+        "both",
+    );
     expect_limit(&a, "seat:admin", 1, 1, "starter");
     let mut reasons: Vec<String> = serde_json::from_value(a["reasons"].clone()).unwrap();
     reasons.sort();
-    assert_eq!(reasons, ["gate.seat.admin.invite", "gate.seat.total.invite"]);
-    let a = expect(&app, req("alice", "invite_user", ("Org", "acme"), json!({"role": "viewer"})), "payment_required", "total");
+    assert_eq!(
+        reasons,
+        ["gate.seat.admin.invite", "gate.seat.total.invite"]
+    );
+    let a = expect(
+        &app,
+        req(
+            "alice",
+            "invite_user",
+            ("Org", "acme"),
+            json!({"role": "viewer"}),
+        ),
+        "payment_required",
+        "total",
+    );
     expect_limit(&a, "seat:total", 3, 3, "starter");
     // Members cannot invite at all: 403, not 402.
-    expect(&app, req("mia", "invite_user", ("Org", "acme"), json!({"role": "viewer"})), "deny", "member");
+    expect(
+        &app,
+        req(
+            "mia",
+            "invite_user",
+            ("Org", "acme"),
+            json!({"role": "viewer"}),
+        ),
+        "deny",
+        "member",
+    );
 }
 
 #[test]
@@ -195,30 +396,102 @@ fn member_rules_rank_and_primary_owner() {
     org_with_roles(&app, "acme", "enterprise");
     app.member("acme", "max", "member");
     let role = |actor: &str, target: &str, new_role: &str| {
-        req(actor, "update_member_role", ("User", target), json!({"org": {"type": "Org", "id": "acme"}, "new_role": new_role}))
+        req(
+            actor,
+            "update_member_role",
+            ("User", target),
+            json!({"org": {"type": "Org", "id": "acme"}, "new_role": new_role}),
+        )
     };
-    let remove = |actor: &str, target: &str| req(actor, "remove_member", ("User", target), json!({"org": {"type": "Org", "id": "acme"}}));
+    let remove = |actor: &str, target: &str| {
+        req(
+            actor,
+            "remove_member",
+            ("User", target),
+            json!({"org": {"type": "Org", "id": "acme"}}),
+        )
+    };
     let cases = [
-        (role("adam", "mia", "viewer"), "allow", "admin outranks member and viewer"),
-        (role("adam", "mia", "admin"), "deny", "admin does not outrank the new role admin"),
-        (role("adam", "oscar", "member"), "deny", "admin does not outrank an owner"),
-        (role("adam", "adam", "member"), "deny", "nobody outranks themselves"),
-        (role("oscar", "adam", "owner"), "allow", "any owner may make another owner"),
-        (role("oscar", "adam", "member"), "allow", "owner outranks admin and member"),
-        (role("oscar", "alice", "admin"), "deny", "nobody changes the primary owner's role"),
-        (role("alice", "alice", "admin"), "deny", "not even the primary owner"),
-        (role("alice", "oscar", "admin"), "allow", "the primary owner outranks other owners"),
-        (role("mia", "vic", "viewer"), "deny", "members cannot manage members"),
-        (role("vic", "max", "viewer"), "deny", "viewers cannot manage members"),
+        (
+            role("adam", "mia", "viewer"),
+            "allow",
+            "admin outranks member and viewer",
+        ),
+        (
+            role("adam", "mia", "admin"),
+            "deny",
+            "admin does not outrank the new role admin",
+        ),
+        (
+            role("adam", "oscar", "member"),
+            "deny",
+            "admin does not outrank an owner",
+        ),
+        (
+            role("adam", "adam", "member"),
+            "deny",
+            "nobody outranks themselves",
+        ),
+        (
+            role("oscar", "adam", "owner"),
+            "allow",
+            "any owner may make another owner",
+        ),
+        (
+            role("oscar", "adam", "member"),
+            "allow",
+            "owner outranks admin and member",
+        ),
+        (
+            role("oscar", "alice", "admin"),
+            "deny",
+            "nobody changes the primary owner's role",
+        ),
+        (
+            role("alice", "alice", "admin"),
+            "deny",
+            "not even the primary owner",
+        ),
+        (
+            role("alice", "oscar", "admin"),
+            "allow",
+            "the primary owner outranks other owners",
+        ),
+        (
+            role("mia", "vic", "viewer"),
+            "deny",
+            "members cannot manage members",
+        ),
+        (
+            role("vic", "max", "viewer"),
+            "deny",
+            "viewers cannot manage members",
+        ),
         (role("adam", "mia", "no_such_role"), "deny", "unknown role"),
-        (role("adam", "stranger", "viewer"), "deny", "target is not a member"),
+        (
+            role("adam", "stranger", "viewer"),
+            "deny",
+            "target is not a member",
+        ),
         (remove("adam", "mia"), "allow", "admin removes a member"),
         (remove("adam", "vic"), "allow", "admin removes a viewer"),
-        (remove("adam", "oscar"), "deny", "admin cannot remove an owner"),
+        (
+            remove("adam", "oscar"),
+            "deny",
+            "admin cannot remove an owner",
+        ),
         (remove("oscar", "adam"), "allow", "owner removes an admin"),
         (remove("oscar", "oscar"), "deny", "equal rank"),
-        (remove("alice", "oscar"), "allow", "primary owner removes an owner"),
-        (remove("oscar", "alice"), "deny", "the primary owner can never be removed"),
+        (
+            remove("alice", "oscar"),
+            "allow",
+            "primary owner removes an owner",
+        ),
+        (
+            remove("oscar", "alice"),
+            "deny",
+            "the primary owner can never be removed",
+        ),
         (remove("alice", "alice"), "deny", "not even by themselves"),
         (remove("mia", "vic"), "deny", "members cannot remove"),
         (remove("vic", "max"), "deny", "viewers cannot remove"),
@@ -227,15 +500,41 @@ fn member_rules_rank_and_primary_owner() {
         expect(&app, r, want, why);
     }
     // Invite with a role: only to a role at or below the actor's own level.
-    let invite = |actor: &str, role: &str| req(actor, "invite_user", ("Org", "acme"), json!({"role": role}));
-    expect(&app, invite("adam", "owner"), "deny", "admin cannot invite an owner");
-    expect(&app, invite("adam", "admin"), "allow", "admin may invite an admin");
-    expect(&app, invite("adam", "viewer"), "allow", "admin may invite a viewer");
-    expect(&app, invite("oscar", "owner"), "allow", "owner may invite an owner");
+    let invite =
+        |actor: &str, role: &str| req(actor, "invite_user", ("Org", "acme"), json!({"role": role}));
+    expect(
+        &app,
+        invite("adam", "owner"),
+        "deny",
+        "admin cannot invite an owner",
+    );
+    expect(
+        &app,
+        invite("adam", "admin"),
+        "allow",
+        "admin may invite an admin",
+    );
+    expect(
+        &app,
+        invite("adam", "viewer"),
+        "allow",
+        "admin may invite a viewer",
+    );
+    expect(
+        &app,
+        invite("oscar", "owner"),
+        "allow",
+        "owner may invite an owner",
+    );
     expect(&app, invite("adam", "no_such_role"), "deny", "unknown role");
     // A member of another org cannot act on this org's members.
     app.org("globex", "enterprise", "gina");
-    let other = req("gina", "remove_member", ("User", "mia"), json!({"org": {"type": "Org", "id": "acme"}}));
+    let other = req(
+        "gina",
+        "remove_member",
+        ("User", "mia"),
+        json!({"org": {"type": "Org", "id": "acme"}}),
+    );
     expect(&app, other, "deny", "cross-org");
 }
 
@@ -244,11 +543,21 @@ fn role_change_into_a_full_bucket_is_402() {
     let app = TestApp::spawn();
     app.org("acme", "free", "alice");
     app.member("acme", "mia", "member");
-    let r = req("alice", "update_member_role", ("User", "mia"), json!({"org": {"type": "Org", "id": "acme"}, "new_role": "admin"}));
+    let r = req(
+        "alice",
+        "update_member_role",
+        ("User", "mia"),
+        json!({"org": {"type": "Org", "id": "acme"}, "new_role": "admin"}),
+    );
     let a = expect(&app, r, "payment_required", "seat:admin is full on free");
     expect_limit(&a, "seat:admin", 1, 1, "starter");
     // Moving within a bucket needs no new seat.
-    let r = req("alice", "update_member_role", ("User", "mia"), json!({"org": {"type": "Org", "id": "acme"}, "new_role": "viewer"}));
+    let r = req(
+        "alice",
+        "update_member_role",
+        ("User", "mia"),
+        json!({"org": {"type": "Org", "id": "acme"}, "new_role": "viewer"}),
+    );
     expect(&app, r, "allow", "member to viewer");
 }
 
@@ -262,18 +571,56 @@ fn workspace_actions_by_membership_and_flags() {
     }
     app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
     let all_flags = json!({"can_create_agents": true, "can_modify_policies": true, "can_invite_users": true, "can_view_analytics": true});
-    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/wa", json!({"role": "member", "permissions": all_flags}));
-    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/wn", json!({"role": "member"}));
-    let actions = ["view_workspace", "create_agent", "modify_policies", "invite_to_workspace", "view_analytics"];
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1/members/wa",
+        json!({"role": "member", "permissions": all_flags}),
+    );
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1/members/wn",
+        json!({"role": "member"}),
+    );
+    let actions = [
+        "view_workspace",
+        "create_agent",
+        "modify_policies",
+        "invite_to_workspace",
+        "view_analytics",
+    ];
     for action in actions {
         for user in ["alice", "oscar", "adam"] {
-            expect(&app, req(user, action, ("Workspace", "ws1"), json!({})), "allow", &format!("org admin+ {action}"));
+            expect(
+                &app,
+                req(user, action, ("Workspace", "ws1"), json!({})),
+                "allow",
+                &format!("org admin+ {action}"),
+            );
         }
-        expect(&app, req("wa", action, ("Workspace", "ws1"), json!({})), "allow", &format!("flagged member {action}"));
-        let want = if action == "view_workspace" { "allow" } else { "deny" };
-        expect(&app, req("wn", action, ("Workspace", "ws1"), json!({})), want, &format!("unflagged member {action}"));
+        expect(
+            &app,
+            req("wa", action, ("Workspace", "ws1"), json!({})),
+            "allow",
+            &format!("flagged member {action}"),
+        );
+        let want = if action == "view_workspace" {
+            "allow"
+        } else {
+            "deny"
+        };
+        expect(
+            &app,
+            req("wn", action, ("Workspace", "ws1"), json!({})),
+            want,
+            &format!("unflagged member {action}"),
+        );
         for user in ["wo", "mia", "vic"] {
-            expect(&app, req(user, action, ("Workspace", "ws1"), json!({})), "deny", &format!("not in workspace {action}"));
+            expect(
+                &app,
+                req(user, action, ("Workspace", "ws1"), json!({})),
+                "deny",
+                &format!("not in workspace {action}"),
+            );
         }
     }
     // Each flag grants exactly its own action.
@@ -284,10 +631,19 @@ fn workspace_actions_by_membership_and_flags() {
         ("can_view_analytics", "view_analytics"),
     ];
     for (flag, granted) in flags {
-        app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/wn", json!({"role": "member", "permissions": {flag: true}}));
+        app.ok(
+            "PUT",
+            "/v1/orgs/acme/workspaces/ws1/members/wn",
+            json!({"role": "member", "permissions": {flag: true}}),
+        );
         for (_, action) in flags {
             let want = if action == granted { "allow" } else { "deny" };
-            expect(&app, req("wn", action, ("Workspace", "ws1"), json!({})), want, &format!("{flag} -> {action}"));
+            expect(
+                &app,
+                req("wn", action, ("Workspace", "ws1"), json!({})),
+                want,
+                &format!("{flag} -> {action}"),
+            );
         }
     }
 }
@@ -298,27 +654,75 @@ fn workspace_analytics_gate_and_resource_roles() {
     org_with_roles(&app, "acme", "starter");
     app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
     // vic is an org viewer but admin of ws1, with no flags.
-    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/vic", json!({"role": "admin"}));
-    let a = expect(&app, req("adam", "view_analytics", ("Workspace", "ws1"), json!({})), "payment_required", "analytics");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1/members/vic",
+        json!({"role": "admin"}),
+    );
+    let a = expect(
+        &app,
+        req("adam", "view_analytics", ("Workspace", "ws1"), json!({})),
+        "payment_required",
+        "analytics",
+    );
     assert_eq!(a["payment"]["code"], "FEATURE_NOT_IN_PLAN");
     assert_eq!(a["payment"]["required_plan"], "professional");
     // Without resource_roles the workspace role is ignored: 403.
     for action in ["create_agent", "modify_policies", "invite_to_workspace"] {
-        expect(&app, req("vic", action, ("Workspace", "ws1"), json!({})), "deny", "starter ignores ws role");
+        expect(
+            &app,
+            req("vic", action, ("Workspace", "ws1"), json!({})),
+            "deny",
+            "starter ignores ws role",
+        );
     }
-    expect(&app, req("vic", "view_workspace", ("Workspace", "ws1"), json!({})), "allow", "ws member views");
+    expect(
+        &app,
+        req("vic", "view_workspace", ("Workspace", "ws1"), json!({})),
+        "allow",
+        "ws member views",
+    );
     // With professional (resource_roles), the workspace admin acts as an org admin there.
     app.ok("PUT", "/v1/orgs/acme", json!({"plan": "professional"}));
-    for action in ["create_agent", "modify_policies", "invite_to_workspace", "view_analytics"] {
-        expect(&app, req("vic", action, ("Workspace", "ws1"), json!({})), "allow", "resource role raises");
+    for action in [
+        "create_agent",
+        "modify_policies",
+        "invite_to_workspace",
+        "view_analytics",
+    ] {
+        expect(
+            &app,
+            req("vic", action, ("Workspace", "ws1"), json!({})),
+            "allow",
+            "resource role raises",
+        );
     }
     // ... only inside that workspace: not on the org, not on another workspace.
     app.ok("PUT", "/v1/orgs/acme/workspaces/ws2", json!({}));
-    expect(&app, req("vic", "create_agent", ("Workspace", "ws2"), json!({})), "deny", "other workspace");
-    expect(&app, req("vic", "create_workspace", ("Org", "acme"), json!({})), "deny", "org action");
+    expect(
+        &app,
+        req("vic", "create_agent", ("Workspace", "ws2"), json!({})),
+        "deny",
+        "other workspace",
+    );
+    expect(
+        &app,
+        req("vic", "create_workspace", ("Org", "acme"), json!({})),
+        "deny",
+        "org action",
+    );
     // A workspace role never lowers: an org admin who is a ws viewer keeps admin rights.
-    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/adam", json!({"role": "viewer"}));
-    expect(&app, req("adam", "create_agent", ("Workspace", "ws1"), json!({})), "allow", "never lowers");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1/members/adam",
+        json!({"role": "viewer"}),
+    );
+    expect(
+        &app,
+        req("adam", "create_agent", ("Workspace", "ws1"), json!({})),
+        "allow",
+        "never lowers",
+    );
 }
 
 fn project(id: &str, parent: (&str, &str)) -> Value {
@@ -338,8 +742,16 @@ fn app_resources_read_update_delete() {
     app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
     app.member("acme", "wm", "member");
     app.member("acme", "wv", "viewer");
-    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/wm", json!({"role": "member"}));
-    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/wv", json!({"role": "admin"}));
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1/members/wm",
+        json!({"role": "member"}),
+    );
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/workspaces/ws1/members/wv",
+        json!({"role": "admin"}),
+    );
     // Resource directly under the org: read viewer+, update member+, delete admin+.
     let table = [
         ("read", [true, true, true, true, true]),
@@ -349,7 +761,12 @@ fn app_resources_read_update_delete() {
     for (action, allowed) in table {
         for (i, (user, role)) in ACTORS.iter().enumerate() {
             let want = if allowed[i] { "allow" } else { "deny" };
-            expect(&app, app_req(user, action, "p1", ("Org", "acme")), want, &format!("{role} {action} org project"));
+            expect(
+                &app,
+                app_req(user, action, "p1", ("Org", "acme")),
+                want,
+                &format!("{role} {action} org project"),
+            );
         }
     }
     // Under a workspace: only its members and org owners/admins; workspace role ignored on starter.
@@ -368,51 +785,128 @@ fn app_resources_read_update_delete() {
         ("wv", "delete", "deny"),
     ];
     for (user, action, want) in cases {
-        expect(&app, app_req(user, action, "p2", ws), want, &format!("{user} {action} ws project (starter)"));
+        expect(
+            &app,
+            app_req(user, action, "p2", ws),
+            want,
+            &format!("{user} {action} ws project (starter)"),
+        );
     }
     // With resource_roles the workspace admin role raises the org viewer inside ws1.
     app.ok("PUT", "/v1/orgs/acme", json!({"plan": "professional"}));
     for action in ["read", "update", "delete"] {
-        expect(&app, app_req("wv", action, "p2", ws), "allow", &format!("ws admin {action} (professional)"));
+        expect(
+            &app,
+            app_req("wv", action, "p2", ws),
+            "allow",
+            &format!("ws admin {action} (professional)"),
+        );
     }
-    expect(&app, app_req("wv", "update", "p1", ("Org", "acme")), "deny", "not outside the workspace");
+    expect(
+        &app,
+        app_req("wv", "update", "p1", ("Org", "acme")),
+        "deny",
+        "not outside the workspace",
+    );
     // A project of another org is never reachable.
     app.org("globex", "enterprise", "gina");
-    expect(&app, app_req("gina", "read", "p1", ("Org", "acme")), "deny", "cross-org");
+    expect(
+        &app,
+        app_req("gina", "read", "p1", ("Org", "acme")),
+        "deny",
+        "cross-org",
+    );
 }
 
 #[test]
 fn plan_catalog_limits_and_cumulative_features() {
     let app = TestApp::spawn();
     let tiers = [
-        ("free", json!({"seat:total": 3, "seat:admin": 1, "quota:workspace": 1, "quota:agent": 2, "quota:project": 3})),
-        ("starter", json!({"seat:total": 10, "seat:admin": 2, "quota:workspace": 3, "quota:agent": 10, "quota:project": 10})),
-        ("professional", json!({"seat:total": 50, "seat:admin": 5, "quota:workspace": 10, "quota:agent": 50, "quota:project": 100})),
-        ("enterprise", json!({"seat:total": null, "seat:admin": null, "quota:workspace": null, "quota:agent": null, "quota:project": null})),
+        (
+            "free",
+            json!({"seat:total": 3, "seat:admin": 1, "quota:workspace": 1, "quota:agent": 2, "quota:project": 3}),
+        ),
+        (
+            "starter",
+            json!({"seat:total": 10, "seat:admin": 2, "quota:workspace": 3, "quota:agent": 10, "quota:project": 10}),
+        ),
+        (
+            "professional",
+            json!({"seat:total": 50, "seat:admin": 5, "quota:workspace": 10, "quota:agent": 50, "quota:project": 100}),
+        ),
+        (
+            "enterprise",
+            json!({"seat:total": null, "seat:admin": null, "quota:workspace": null, "quota:agent": null, "quota:project": null}),
+        ),
     ];
     // Which feature-gated actions each tier allows (cumulative).
     let features = [
         ("view_analytics", "Workspace", &["free", "starter"][..]),
-        ("view_audit_logs", "Org", &["free", "starter", "professional"][..]),
-        ("update_retention_policy", "Org", &["free", "starter", "professional"][..]),
-        ("manage_roles", "Org", &["free", "starter", "professional"][..]),
-        ("configure_sso", "Org", &["free", "starter", "professional"][..]),
-        ("configure_scim", "Org", &["free", "starter", "professional"][..]),
+        (
+            "view_audit_logs",
+            "Org",
+            &["free", "starter", "professional"][..],
+        ),
+        (
+            "update_retention_policy",
+            "Org",
+            &["free", "starter", "professional"][..],
+        ),
+        (
+            "manage_roles",
+            "Org",
+            &["free", "starter", "professional"][..],
+        ),
+        (
+            "configure_sso",
+            "Org",
+            &["free", "starter", "professional"][..],
+        ),
+        (
+            "configure_scim",
+            "Org",
+            &["free", "starter", "professional"][..],
+        ),
     ];
     for (tier, limits) in &tiers {
         let org = format!("org-{tier}");
         app.org(&org, tier, "alice");
-        app.ok("PUT", &format!("/v1/orgs/{org}/workspaces/ws-{tier}"), json!({}));
+        app.ok(
+            "PUT",
+            &format!("/v1/orgs/{org}/workspaces/ws-{tier}"),
+            json!({}),
+        );
         let usage = app.admin("GET", &format!("/v1/orgs/{org}/usage"), None);
         assert_eq!(usage.status, 200, "{}", usage.raw);
         for (rt, limit) in limits.as_object().unwrap() {
-            assert_eq!(&usage.body[rt]["limit"], limit, "{tier} {rt}: {}", usage.raw);
+            assert_eq!(
+                &usage.body[rt]["limit"], limit,
+                "{tier} {rt}: {}",
+                usage.raw
+            );
         }
-        assert_eq!(usage.body["seat:member"]["limit"], Value::Null, "seat:member has no default limit");
+        assert_eq!(
+            usage.body["seat:member"]["limit"],
+            Value::Null,
+            "seat:member has no default limit"
+        );
         for (action, rtype, blocked_on) in &features {
-            let id = if *rtype == "Org" { org.clone() } else { format!("ws-{tier}") };
-            let want = if blocked_on.contains(tier) { "payment_required" } else { "allow" };
-            expect(&app, req("alice", action, (rtype, &id), json!({})), want, &format!("{tier} {action}"));
+            let id = if *rtype == "Org" {
+                org.clone()
+            } else {
+                format!("ws-{tier}")
+            };
+            let want = if blocked_on.contains(tier) {
+                "payment_required"
+            } else {
+                "allow"
+            };
+            expect(
+                &app,
+                req("alice", action, (rtype, &id), json!({})),
+                want,
+                &format!("{tier} {action}"),
+            );
         }
     }
 }
@@ -423,9 +917,14 @@ fn subscription_status_decides_the_effective_plan() {
     app.org("acme", "professional", "alice");
     app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
     let analytics = || req("alice", "view_analytics", ("Workspace", "ws1"), json!({}));
-    let effective = |app: &TestApp| app.admin("GET", "/v1/orgs/acme", None).body["effective_plan"].clone();
+    let effective =
+        |app: &TestApp| app.admin("GET", "/v1/orgs/acme", None).body["effective_plan"].clone();
     for status in ["active", "trialing"] {
-        app.ok("PUT", "/v1/orgs/acme", json!({"subscription_status": status}));
+        app.ok(
+            "PUT",
+            "/v1/orgs/acme",
+            json!({"subscription_status": status}),
+        );
         expect(&app, analytics(), "allow", status);
         assert_eq!(effective(&app), "professional");
     }
@@ -433,14 +932,26 @@ fn subscription_status_decides_the_effective_plan() {
     app.ok("PUT", "/v1/orgs/acme", json!({"subscription_status": "past_due", "past_due_since": crate::helpers::in_secs(-6 * 86_400)}));
     expect(&app, analytics(), "allow", "past_due within grace");
     app.ok("PUT", "/v1/orgs/acme", json!({"subscription_status": "past_due", "past_due_since": crate::helpers::in_secs(-8 * 86_400)}));
-    let a = expect(&app, analytics(), "payment_required", "past_due after grace");
+    let a = expect(
+        &app,
+        analytics(),
+        "payment_required",
+        "past_due after grace",
+    );
     assert_eq!(a["payment"]["required_plan"], "professional");
     assert_eq!(effective(&app), "free");
     for status in ["canceled", "unpaid", "incomplete_expired"] {
-        app.ok("PUT", "/v1/orgs/acme", json!({"subscription_status": status}));
+        app.ok(
+            "PUT",
+            "/v1/orgs/acme",
+            json!({"subscription_status": status}),
+        );
         let a = expect(&app, analytics(), "payment_required", status);
         // The lowest tier that would allow it with an active subscription.
-        assert_eq!(a["payment"]["required_plan"], "professional", "{status}: {a}");
+        assert_eq!(
+            a["payment"]["required_plan"], "professional",
+            "{status}: {a}"
+        );
         assert_eq!(effective(&app), "free");
     }
 }
@@ -451,7 +962,12 @@ fn grace_period_is_configuration() {
     app.org("acme", "professional", "alice");
     app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
     app.ok("PUT", "/v1/orgs/acme", json!({"subscription_status": "past_due", "past_due_since": crate::helpers::in_secs(-8 * 86_400)}));
-    expect(&app, req("alice", "view_analytics", ("Workspace", "ws1"), json!({})), "allow", "30-day grace");
+    expect(
+        &app,
+        req("alice", "view_analytics", ("Workspace", "ws1"), json!({})),
+        "allow",
+        "30-day grace",
+    );
 }
 
 /// `/v1/permissions` answers, for each action, what `/v1/authorize` answers.
@@ -467,17 +983,24 @@ fn permissions_equal_authorize() {
         // Every org action of the schema is listed.
         assert_eq!(actions.len(), 17, "{}", p.raw);
         for (action, entry) in actions {
-            let needs_ctx = ["invite_user", "bulk_invite_users", "transfer_ownership"].contains(&action.as_str());
+            let needs_ctx = ["invite_user", "bulk_invite_users", "transfer_ownership"]
+                .contains(&action.as_str());
             if needs_ctx {
                 assert_eq!(entry["decision"], "deny", "{action}: {entry}");
-                assert!(!entry["errors"].as_array().unwrap().is_empty(), "{action} lacks context: {entry}");
+                assert!(
+                    !entry["errors"].as_array().unwrap().is_empty(),
+                    "{action} lacks context: {entry}"
+                );
                 continue;
             }
             let a = app.authorize(req(user, action, ("Org", "acme"), json!({})));
             assert_eq!(entry["decision"], a["decision"], "{user} {action}");
             assert_eq!(entry["status"], a["status"], "{user} {action}");
             if a["decision"] == "payment_required" {
-                assert_eq!(entry["required_plan"], a["payment"]["required_plan"], "{user} {action}");
+                assert_eq!(
+                    entry["required_plan"], a["payment"]["required_plan"],
+                    "{user} {action}"
+                );
             }
         }
     }

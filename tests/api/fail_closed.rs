@@ -11,8 +11,16 @@ use crate::helpers::{req, Answer, TestApp, ADMIN};
 fn error(a: &Answer, status: u16, code: &str) {
     assert_eq!(a.status, status, "{}", a.raw);
     assert_eq!(a.body["code"], code, "{}", a.raw);
-    assert!(a.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", a.raw);
-    assert!(a.content_type.starts_with("application/json"), "{}", a.content_type);
+    assert!(
+        a.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        a.raw
+    );
+    assert!(
+        a.content_type.starts_with("application/json"),
+        "{}",
+        a.content_type
+    );
     assert_ne!(a.body["decision"], "allow");
 }
 
@@ -40,17 +48,44 @@ fn unknown_principal_or_resource_is_a_deny_with_a_warning() {
 fn unknown_action_and_invalid_context_are_422() {
     let app = fixture();
     let post = |body: Value| app.call("POST", "/v1/authorize", Some(&body), None);
-    error(&post(req("alice", "fly_to_moon", ("Org", "acme"), json!({}))), 422, "UNKNOWN_ACTION");
-    error(&post(req("alice", "invite_user", ("Org", "acme"), json!({"role": 5}))), 422, "INVALID_CONTEXT");
-    error(&post(req("alice", "invite_user", ("Org", "acme"), json!({}))), 422, "INVALID_CONTEXT");
     error(
-        &post(req("alice", "view_org", ("Org", "acme"), json!({"sneaky": true}))),
+        &post(req("alice", "fly_to_moon", ("Org", "acme"), json!({}))),
+        422,
+        "UNKNOWN_ACTION",
+    );
+    error(
+        &post(req(
+            "alice",
+            "invite_user",
+            ("Org", "acme"),
+            json!({"role": 5}),
+        )),
+        422,
+        "INVALID_CONTEXT",
+    );
+    error(
+        &post(req("alice", "invite_user", ("Org", "acme"), json!({}))),
+        422,
+        "INVALID_CONTEXT",
+    );
+    error(
+        &post(req(
+            "alice",
+            "view_org",
+            ("Org", "acme"),
+            json!({"sneaky": true}),
+        )),
         422,
         "INVALID_CONTEXT",
     );
     // The actor's role comes from the store: a context cannot claim one.
     error(
-        &post(req("mia", "view_audit_logs", ("Org", "acme"), json!({"role": "owner"}))),
+        &post(req(
+            "mia",
+            "view_audit_logs",
+            ("Org", "acme"),
+            json!({"role": "owner"}),
+        )),
         422,
         "INVALID_CONTEXT",
     );
@@ -70,15 +105,28 @@ fn an_evaluation_error_is_a_deny_even_where_cedar_would_allow() {
     app.org("acme", "free", "alice");
     // count + usage overflows inside the seat gates: Cedar skips the erroring forbid policies
     // and would allow on the role permit; Tollgate denies and reports the errors.
-    let r = req("alice", "bulk_invite_users", ("Org", "acme"), json!({"role": "member", "count": i64::MAX}));
+    let r = req(
+        "alice",
+        "bulk_invite_users",
+        ("Org", "acme"),
+        json!({"role": "member", "count": i64::MAX}),
+    );
     let a = app.authorize(r);
     assert_eq!(a["decision"], "deny", "{a}");
     assert_eq!(a["status"], 403);
     assert!(a["errors"].to_string().contains("overflow"), "{a}");
-    assert!(a.get("payment").is_none(), "an error is never a 402 either: {a}");
+    assert!(
+        a.get("payment").is_none(),
+        "an error is never a 402 either: {a}"
+    );
     // On enterprise there is no limit, so nothing is evaluated that could overflow.
     app.org("big", "enterprise", "alice");
-    let r = req("alice", "bulk_invite_users", ("Org", "big"), json!({"role": "member", "count": i64::MAX}));
+    let r = req(
+        "alice",
+        "bulk_invite_users",
+        ("Org", "big"),
+        json!({"role": "member", "count": i64::MAX}),
+    );
     assert_eq!(app.authorize(r)["decision"], "allow");
 }
 
@@ -91,18 +139,48 @@ fn malformed_oversized_and_wrongly_typed_bodies() {
     error(&raw("{}", "text/plain"), 415, "UNSUPPORTED_MEDIA_TYPE");
     let big = json!({"principal": "User::\"alice\"", "action": "Action::\"view_org\"", "resource": "Org::\"acme\"",
                      "context": {}, "entities": [{"uid": {"type": "User", "id": "x".repeat(4000)}, "attrs": {}, "parents": []}]});
-    error(&raw(&big.to_string(), "application/json"), 413, "PAYLOAD_TOO_LARGE");
+    error(
+        &raw(&big.to_string(), "application/json"),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    );
     let mut r = req("alice", "view_org", ("Org", "acme"), json!({}));
     r["extra"] = json!(1);
-    error(&app.call("POST", "/v1/authorize", Some(&r), None), 422, "UNKNOWN_FIELD");
+    error(
+        &app.call("POST", "/v1/authorize", Some(&r), None),
+        422,
+        "UNKNOWN_FIELD",
+    );
     error(&raw("[1,2]", "application/json"), 422, "INVALID_REQUEST");
-    error(&raw(r#"{"principal": 7, "action": "Action::\"view_org\"", "resource": "Org::\"acme\""}"#, "application/json"), 422, "INVALID_UID");
+    error(
+        &raw(
+            r#"{"principal": 7, "action": "Action::\"view_org\"", "resource": "Org::\"acme\""}"#,
+            "application/json",
+        ),
+        422,
+        "INVALID_UID",
+    );
     // The string uid form works.
-    let a = raw(r#"{"principal": "User::\"alice\"", "action": "Action::\"view_org\"", "resource": "Org::\"acme\""}"#, "application/json");
+    let a = raw(
+        r#"{"principal": "User::\"alice\"", "action": "Action::\"view_org\"", "resource": "Org::\"acme\""}"#,
+        "application/json",
+    );
     assert_eq!(a.body["decision"], "allow", "{}", a.raw);
     // Data writes: unknown field, wrong type, nothing written.
-    error(&app.admin("PUT", "/v1/orgs/acme/members/bob", Some(json!({"role": "member", "rank": 1}))), 422, "INVALID_BODY");
-    error(&app.admin("PUT", "/v1/orgs/acme/members/bob", Some(json!({"role": 3}))), 422, "INVALID_BODY");
+    error(
+        &app.admin(
+            "PUT",
+            "/v1/orgs/acme/members/bob",
+            Some(json!({"role": "member", "rank": 1})),
+        ),
+        422,
+        "INVALID_BODY",
+    );
+    error(
+        &app.admin("PUT", "/v1/orgs/acme/members/bob", Some(json!({"role": 3}))),
+        422,
+        "INVALID_BODY",
+    );
     let org = app.admin("GET", "/v1/orgs/acme", None).body;
     assert_eq!(org["members"].as_array().unwrap().len(), 1, "{org}");
     // Every error, even actix's own, is JSON.
@@ -115,7 +193,12 @@ fn batch_slots_fail_alone_and_size_is_bounded() {
     app.org("acme", "enterprise", "alice");
     let good = req("alice", "view_org", ("Org", "acme"), json!({}));
     let bad = req("alice", "no_such_action", ("Org", "acme"), json!({}));
-    let a = app.call("POST", "/v1/authorize/batch", Some(&json!({"requests": [good, bad, {"x": 1}]})), None);
+    let a = app.call(
+        "POST",
+        "/v1/authorize/batch",
+        Some(&json!({"requests": [good, bad, {"x": 1}]})),
+        None,
+    );
     assert_eq!(a.status, 200, "{}", a.raw);
     let results = a.body["results"].as_array().unwrap();
     assert_eq!(results.len(), 3);
@@ -123,7 +206,11 @@ fn batch_slots_fail_alone_and_size_is_bounded() {
     assert_eq!(results[1]["error"]["code"], "UNKNOWN_ACTION");
     assert_eq!(results[2]["error"]["code"], "UNKNOWN_FIELD");
     let four = json!({"requests": [good, good, good, good]});
-    error(&app.call("POST", "/v1/authorize/batch", Some(&four), None), 422, "BATCH_TOO_LARGE");
+    error(
+        &app.call("POST", "/v1/authorize/batch", Some(&four), None),
+        422,
+        "BATCH_TOO_LARGE",
+    );
 }
 
 #[test]
@@ -131,15 +218,52 @@ fn credentials_are_required() {
     let app = TestApp::spawn_with(&[], &[("TOLLGATE_DECISION_TOKEN", "decide-decide-decide")]);
     app.org("acme", "enterprise", "alice");
     let r = req("alice", "view_org", ("Org", "acme"), json!({}));
-    error(&app.call("POST", "/v1/authorize", Some(&r), None), 401, "UNAUTHORIZED");
-    error(&app.call("POST", "/v1/authorize", Some(&r), Some("wrong")), 401, "UNAUTHORIZED");
-    let a = app.call("POST", "/v1/authorize", Some(&r), Some("decide-decide-decide"));
+    error(
+        &app.call("POST", "/v1/authorize", Some(&r), None),
+        401,
+        "UNAUTHORIZED",
+    );
+    error(
+        &app.call("POST", "/v1/authorize", Some(&r), Some("wrong")),
+        401,
+        "UNAUTHORIZED",
+    );
+    let a = app.call(
+        "POST",
+        "/v1/authorize",
+        Some(&r),
+        Some("decide-decide-decide"),
+    );
     assert_eq!(a.body["decision"], "allow", "{}", a.raw);
-    error(&app.call("GET", "/v1/orgs/acme", None, None), 401, "UNAUTHORIZED");
-    error(&app.call("GET", "/v1/orgs/acme", None, Some("decide-decide-decide")), 401, "UNAUTHORIZED");
-    error(&app.call("PUT", "/v1/orgs/evil", Some(&json!({"primary_owner": "x"})), Some("nope")), 401, "UNAUTHORIZED");
-    assert_eq!(app.admin("GET", "/v1/orgs/evil", None).status, 404, "the refused write wrote nothing");
-    assert_eq!(app.call("GET", "/v1/orgs/acme", None, Some(ADMIN)).status, 200);
+    error(
+        &app.call("GET", "/v1/orgs/acme", None, None),
+        401,
+        "UNAUTHORIZED",
+    );
+    error(
+        &app.call("GET", "/v1/orgs/acme", None, Some("decide-decide-decide")),
+        401,
+        "UNAUTHORIZED",
+    );
+    error(
+        &app.call(
+            "PUT",
+            "/v1/orgs/evil",
+            Some(&json!({"primary_owner": "x"})),
+            Some("nope"),
+        ),
+        401,
+        "UNAUTHORIZED",
+    );
+    assert_eq!(
+        app.admin("GET", "/v1/orgs/evil", None).status,
+        404,
+        "the refused write wrote nothing"
+    );
+    assert_eq!(
+        app.call("GET", "/v1/orgs/acme", None, Some(ADMIN)).status,
+        200
+    );
 }
 
 fn wait_until(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -162,7 +286,11 @@ fn a_removed_database_file_fails_decisions_closed() {
     // Every read checks the file, so the very next decision already fails.
     let a = app.call("POST", "/v1/authorize", Some(&r), None);
     error(&a, 503, "STORE_UNAVAILABLE");
-    let w = app.admin("PUT", "/v1/orgs/acme/members/bob", Some(json!({"role": "member"})));
+    let w = app.admin(
+        "PUT",
+        "/v1/orgs/acme/members/bob",
+        Some(json!({"role": "member"})),
+    );
     error(&w, 503, "STORE_UNAVAILABLE");
     assert_eq!(app.call("GET", "/readyz", None, None).status, 503);
     assert_eq!(app.call("GET", "/healthz", None, None).status, 200);
@@ -175,14 +303,28 @@ fn a_read_only_database_file_fails_closed_and_recovers() {
     let r = req("alice", "view_org", ("Org", "acme"), json!({}));
     let path = app.db_path();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
-    error(&app.call("POST", "/v1/authorize", Some(&r), None), 503, "STORE_UNAVAILABLE");
-    let w = app.admin("PUT", "/v1/orgs/acme/members/bob", Some(json!({"role": "member"})));
+    error(
+        &app.call("POST", "/v1/authorize", Some(&r), None),
+        503,
+        "STORE_UNAVAILABLE",
+    );
+    let w = app.admin(
+        "PUT",
+        "/v1/orgs/acme/members/bob",
+        Some(json!({"role": "member"})),
+    );
     error(&w, 503, "STORE_UNAVAILABLE");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert!(
-        wait_until(Duration::from_secs(3), || app.call("POST", "/v1/authorize", Some(&r), None).status == 200),
+        wait_until(Duration::from_secs(3), || app
+            .call("POST", "/v1/authorize", Some(&r), None)
+            .status
+            == 200),
         "decisions resume once the file is writable again"
     );
     let org = app.admin("GET", "/v1/orgs/acme", None).body;
-    assert!(!org["members"].to_string().contains("bob"), "the refused write was not applied: {org}");
+    assert!(
+        !org["members"].to_string().contains("bob"),
+        "the refused write was not applied: {org}"
+    );
 }

@@ -49,10 +49,17 @@ fn start(dir: &Path, args: &[String], envs: &[(String, String)]) -> (Child, Stri
         .args(args)
         .env_remove("TOLLGATE_DECISION_TOKEN")
         .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
-        .env("TOLLGATE_LOG", std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()))
+        .env(
+            "TOLLGATE_LOG",
+            std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(if std::env::var("TEST_LOG").is_ok() { Stdio::inherit() } else { Stdio::null() });
+        .stderr(if std::env::var("TEST_LOG").is_ok() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -89,9 +96,20 @@ impl TestApp {
     pub fn spawn_with(args: &[&str], envs: &[(&str, &str)]) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let envs: Vec<(String, String)> = envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let envs: Vec<(String, String)> = envs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let (child, base, stdout) = start(dir.path(), &args, &envs);
-        TestApp { base, child, dir, agent: agent(), args, envs, stdout }
+        TestApp {
+            base,
+            child,
+            dir,
+            agent: agent(),
+            args,
+            envs,
+            stdout,
+        }
     }
 
     /// Kills the daemon (SIGKILL, no graceful shutdown) and starts a new one on the same files.
@@ -109,12 +127,25 @@ impl TestApp {
     }
 
     /// Sends `method path` with an optional JSON body and optional bearer token.
-    pub fn call(&self, method: &str, path: &str, body: Option<&Value>, token: Option<&str>) -> Answer {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> Answer {
         let raw_body = body.map(|b| b.to_string());
         self.call_raw(method, path, raw_body.as_deref(), "application/json", token)
     }
 
-    pub fn call_raw(&self, method: &str, path: &str, body: Option<&str>, content_type: &str, token: Option<&str>) -> Answer {
+    pub fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        content_type: &str,
+        token: Option<&str>,
+    ) -> Answer {
         let url = format!("{}{}", self.base, path);
         let mut req = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(t) = token {
@@ -122,7 +153,10 @@ impl TestApp {
         }
         let resp = match body {
             Some(b) => {
-                let req = req.header("content-type", content_type).body(b.to_string()).expect("request");
+                let req = req
+                    .header("content-type", content_type)
+                    .body(b.to_string())
+                    .expect("request");
                 self.agent.run(req)
             }
             None => {
@@ -140,7 +174,12 @@ impl TestApp {
             .to_string();
         let raw = resp.body_mut().read_to_string().unwrap_or_default();
         let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-        Answer { status, body, raw, content_type }
+        Answer {
+            status,
+            body,
+            raw,
+            content_type,
+        }
     }
 
     /// Admin call.
@@ -151,20 +190,33 @@ impl TestApp {
     /// Admin write that must succeed.
     pub fn ok(&self, method: &str, path: &str, body: Value) -> Value {
         let a = self.admin(method, path, Some(body));
-        assert!(a.status < 300, "{method} {path} answered {}: {}", a.status, a.raw);
+        assert!(
+            a.status < 300,
+            "{method} {path} answered {}: {}",
+            a.status,
+            a.raw
+        );
         a.body
     }
 
     /// `POST /v1/authorize` that must answer 200; returns the decision body.
     pub fn authorize(&self, req: Value) -> Value {
         let a = self.call("POST", "/v1/authorize", Some(&req), None);
-        assert_eq!(a.status, 200, "authorize {req} answered {}: {}", a.status, a.raw);
+        assert_eq!(
+            a.status, 200,
+            "authorize {req} answered {}: {}",
+            a.status, a.raw
+        );
         a.body
     }
 
     /// Creates an org with a plan and primary owner.
     pub fn org(&self, org: &str, plan: &str, owner: &str) {
-        self.ok("PUT", &format!("/v1/orgs/{org}"), json!({"plan": plan, "primary_owner": owner}));
+        self.ok(
+            "PUT",
+            &format!("/v1/orgs/{org}"),
+            json!({"plan": plan, "primary_owner": owner}),
+        );
     }
 
     /// Adds or changes a member, overriding limits (fixtures, not the subject of the test).
@@ -197,5 +249,6 @@ pub fn req(principal: &str, action: &str, resource: (&str, &str), context: Value
 /// RFC 3339 time `secs` from now.
 pub fn in_secs(secs: i64) -> String {
     let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
-    t.format(&time::format_description::well_known::Rfc3339).expect("format")
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
 }

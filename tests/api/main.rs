@@ -4,7 +4,7 @@
 mod helpers;
 
 mod data_api;
-mod generic;
 mod default_model;
 mod fail_closed;
+mod generic;
 mod seats;
