@@ -2,6 +2,9 @@
 //! assembly, Cedar evaluation, and on the 402 path the tier trial for `required_plan`.
 //! Each benchmark checks its expected outcome once before timing.
 
+// A bench that cannot build its fixture has nothing to measure.
+#![allow(clippy::expect_used)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 use tollgate::engine::{

@@ -1,6 +1,9 @@
 //! Black-box tests: each starts the real `tollgate` binary on port 0 with a temp SQLite file and
 //! talks HTTP to it. One test binary, so the suite links once.
 
+// Test code may unwrap and panic: a failed expectation is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod helpers;
 
 mod data_api;
