@@ -45,7 +45,8 @@ pub fn token_path(db: &Path) -> PathBuf {
 
 /// Reads the generated admin token, creating it (mode 0600) on first start.
 pub fn admin_token_file(db: &Path) -> Result<(String, PathBuf)> {
-    let path = token_path(db);
+    // An absolute path, so the printed location is right whatever the reader's directory.
+    let path = token_path(&std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf()));
     if let Ok(t) = std::fs::read_to_string(&path) {
         let t = t.trim().to_string();
         if t.len() >= 16 {
