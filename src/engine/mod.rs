@@ -463,3 +463,117 @@ pub fn parse_entities(schema: &cedar_policy::Schema, items: &[Value]) -> Result<
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Limits, OrgUpdate};
+    use serde_json::json;
+
+    static SEEN: parking_lot::Mutex<Vec<String>> = parking_lot::Mutex::new(Vec::new());
+
+    fn record(event: rusqlite::trace::TraceEvent<'_>) {
+        if let rusqlite::trace::TraceEvent::Stmt(_, sql) = event {
+            SEEN.lock().push(sql.to_string());
+        }
+    }
+
+    /// Every statement a decision runs is an index search over its own keys: no table scan,
+    /// however many orgs, members and entities the store holds.
+    #[test]
+    fn decisions_only_search_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        *crate::store::tests::READ_TRACE.lock() = Some(record);
+        let model = Model::build(&ModelSources::read(&ModelPaths::default()).unwrap()).unwrap();
+        let engine = Engine::new(model, store, EngineSettings::default());
+        let m = engine.model();
+        let ctx = engine.org_ctx(&m, "https://x/{org}", now_unix());
+        engine
+            .store()
+            .write(|w| {
+                for o in 0..50 {
+                    let org = format!("org{o}");
+                    let up = OrgUpdate { plan: Some("professional".into()), primary_owner: Some(format!("owner{o}")), ..Default::default() };
+                    w.upsert_org(ctx, &org, up)?;
+                    for u in 0..20 {
+                        w.set_member(ctx, &org, &format!("u{o}_{u}"), "member", Limits::Override)?;
+                    }
+                    w.set_workspace(ctx, &org, &format!("ws{o}"), None, Limits::Override)?;
+                    w.put_entity("Project", &format!("p{o}"), &json!({"uid": {"type": "Project", "id": format!("p{o}")}, "attrs": {}, "parents": [{"type": "Workspace", "id": format!("ws{o}")}]}).to_string())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let ask = |p: &str, a: &str, rt: &str, r: &str, c: serde_json::Value| {
+            engine
+                .decide(&DecisionInput {
+                    principal: uid("User", p).unwrap(),
+                    action: uid("Action", a).unwrap(),
+                    resource: uid(rt, r).unwrap(),
+                    context: Some(c),
+                    entities: vec![],
+                })
+                .unwrap()
+        };
+        assert_eq!(
+            ask("owner7", "view_org", "Org", "org7", json!({})).outcome,
+            Outcome::Allow
+        );
+        assert_eq!(
+            ask(
+                "u7_3",
+                "invite_user",
+                "Org",
+                "org7",
+                json!({"role": "member"})
+            )
+            .outcome,
+            Outcome::Deny
+        );
+        assert_eq!(
+            ask("owner7", "view_audit_logs", "Org", "org7", json!({})).outcome,
+            Outcome::PaymentRequired
+        );
+        assert_eq!(
+            ask("owner7", "create_agent", "Workspace", "ws7", json!({})).outcome,
+            Outcome::Allow
+        );
+        assert_eq!(
+            ask("owner7", "delete", "Project", "p7", json!({})).outcome,
+            Outcome::Allow
+        );
+        let org = json!({"org": {"type": "Org", "id": "org7"}, "new_role": "viewer"});
+        assert_eq!(
+            ask("owner7", "update_member_role", "User", "u7_1", org).outcome,
+            Outcome::Allow
+        );
+        *crate::store::tests::READ_TRACE.lock() = None;
+
+        let seen: std::collections::BTreeSet<String> = SEEN.lock().drain(..).collect();
+        let queries: Vec<&String> = seen
+            .iter()
+            .filter(|s| s.trim_start().starts_with("SELECT"))
+            .collect();
+        assert!(
+            queries.len() >= 6,
+            "the tracer saw the decision path: {seen:?}"
+        );
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        for sql in queries {
+            let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let n = st.parameter_count();
+            let params: Vec<rusqlite::types::Null> = vec![rusqlite::types::Null; n];
+            let plan: Vec<String> = st
+                .query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            for step in &plan {
+                assert!(!step.starts_with("SCAN"), "`{sql}` scans: {plan:?}");
+            }
+        }
+    }
+}

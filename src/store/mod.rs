@@ -194,6 +194,10 @@ impl Store {
         )
         .map_err(|e| Error::StoreUnavailable(format!("cannot open a reader: {e}")))?;
         pragmas(&conn, false)?;
+        #[cfg(test)]
+        if let Some(f) = *tests::READ_TRACE.lock() {
+            conn.trace_v2(rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT, Some(f));
+        }
         Ok(conn)
     }
 
@@ -269,4 +273,11 @@ pub fn now_unix() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// A tracer installed on read connections opened while it is set (tests only).
+    pub(crate) static READ_TRACE: parking_lot::Mutex<Option<fn(rusqlite::trace::TraceEvent<'_>)>> =
+        parking_lot::Mutex::new(None);
 }
