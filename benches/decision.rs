@@ -32,6 +32,7 @@ fn engine(dir: &std::path::Path) -> Engine {
                         primary_owner: Some("alice".into()),
                         ..Default::default()
                     },
+                    Limits::Override,
                 )?;
                 w.set_member(ctx, org, "mia", "member", Limits::Override)?;
             }

@@ -31,22 +31,6 @@ pub struct ServeArgs {
     /// Plan catalog TOML [default: embedded catalog].
     #[arg(long, env = "TOLLGATE_PLANS", value_name = "FILE")]
     pub plans: Option<PathBuf>,
-    /// Admin token for data and admin endpoints [default: generated, kept beside the db].
-    #[arg(
-        long,
-        env = "TOLLGATE_ADMIN_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub admin_token: Option<String>,
-    /// Token for decision endpoints; without one they are open to loopback peers only.
-    #[arg(
-        long,
-        env = "TOLLGATE_DECISION_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub decision_token: Option<String>,
     /// Upgrade URL template with `{org}` and `{plan}` [default: from the plan catalog].
     #[arg(long, env = "TOLLGATE_UPGRADE_URL", value_name = "URL")]
     pub upgrade_url: Option<String>,
@@ -85,6 +69,23 @@ struct FileConfig {
     workers: Option<usize>,
 }
 
+/// A secret string: usable, but never shown by `Debug` (settings get logged in debugging).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The secret itself, for comparing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
 /// Resolved settings of a running daemon.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -95,9 +96,9 @@ pub struct Settings {
     /// Where the model is read from.
     pub model: ModelPaths,
     /// Admin token, if configured (else generated at start).
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Decision token, if configured.
-    pub decision_token: Option<String>,
+    pub decision_token: Option<Secret>,
     /// Upgrade URL template override.
     pub upgrade_url: Option<String>,
     /// Grace days override.
@@ -139,8 +140,14 @@ impl ServeArgs {
                 schema: self.schema.or(file.schema),
                 plans: self.plans.or(file.plans),
             },
-            admin_token: nonempty(self.admin_token).or(nonempty(file.admin_token)),
-            decision_token: nonempty(self.decision_token).or(nonempty(file.decision_token)),
+            // Tokens come from the environment or the config file, never from flags: argv is
+            // visible to every local user in `ps`.
+            admin_token: nonempty(std::env::var("TOLLGATE_ADMIN_TOKEN").ok())
+                .or(nonempty(file.admin_token))
+                .map(Secret),
+            decision_token: nonempty(std::env::var("TOLLGATE_DECISION_TOKEN").ok())
+                .or(nonempty(file.decision_token))
+                .map(Secret),
             upgrade_url: self.upgrade_url.or(file.upgrade_url),
             past_due_grace_days: self.past_due_grace_days.or(file.past_due_grace_days),
             max_decision_body: self
@@ -168,11 +175,14 @@ impl ServeArgs {
                 "max batch and workers must be at least 1".into(),
             ));
         }
-        if let Some(t) = &settings.admin_token {
-            if t.len() < 16 {
-                return Err(Error::Config(
-                    "the admin token must be at least 16 characters".into(),
-                ));
+        for (name, t) in [
+            ("admin", &settings.admin_token),
+            ("decision", &settings.decision_token),
+        ] {
+            if t.as_ref().is_some_and(|t| t.expose().len() < 16) {
+                return Err(Error::Config(format!(
+                    "the {name} token must be at least 16 characters"
+                )));
             }
         }
         Ok(settings)

@@ -12,6 +12,13 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let serve = match cli.command {
+        None => cli.serve,
+        Some(Command::Serve(args)) => args,
+        Some(Command::Validate(args)) => return tollgate::cli::validate(&args).into(),
+        Some(Command::Test(args)) => return tollgate::cli::test::run(&args).into(),
+        Some(Command::Check(args)) => return tollgate::cli::check::run(&args).into(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -22,10 +29,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = match cli.command {
-        Some(Command::Serve(args)) => runtime.block_on(tollgate::cli::serve(args)),
-        None => runtime.block_on(tollgate::cli::serve(cli.serve)),
-    };
+    let result = runtime.block_on(tollgate::cli::serve(serve));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

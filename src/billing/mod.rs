@@ -77,10 +77,10 @@ pub fn effective_plan<'a>(
 ) -> &'a Tier {
     let keeps_plan = match status {
         SubscriptionStatus::Active | SubscriptionStatus::Trialing => true,
-        SubscriptionStatus::PastDue => match past_due_since {
-            Some(since) => now < since.saturating_add(grace_secs),
-            None => true,
-        },
+        // Without the date the grace period cannot be shown to still run: fail closed.
+        SubscriptionStatus::PastDue => {
+            past_due_since.is_some_and(|since| now < since.saturating_add(grace_secs))
+        }
         _ => false,
     };
     let fallback = catalog.first_tier();

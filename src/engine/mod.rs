@@ -6,6 +6,7 @@
 
 mod model;
 pub mod slice;
+pub mod watch;
 
 pub use model::{
     ActionModel, Gate, Model, ModelPaths, ModelSources, PolicyOrigin, Source, EMBEDDED_POLICIES,
@@ -104,6 +105,18 @@ pub struct Engine {
     model: ArcSwap<Model>,
     store: Store,
     settings: EngineSettings,
+    reload: parking_lot::Mutex<ReloadStatus>,
+}
+
+/// What the last reload attempt did, for `GET /v1/policies`.
+#[derive(Debug, Clone, Default)]
+pub struct ReloadStatus {
+    /// The rendered error of the last failed attempt, cleared by a successful one.
+    pub last_error: Option<String>,
+    /// When the last attempt ran (unix seconds).
+    pub last_attempt: Option<i64>,
+    /// Successful reloads since start.
+    pub reloads: u64,
 }
 
 /// What `/v1/permissions` answers for one action.
@@ -117,12 +130,47 @@ pub struct ActionVerdict {
 
 impl Engine {
     /// An engine over a loaded model and an open store.
-    pub fn new(model: Model, store: Store, settings: EngineSettings) -> Self {
+    pub fn new(model: impl Into<Arc<Model>>, store: Store, settings: EngineSettings) -> Self {
         Engine {
-            model: ArcSwap::from_pointee(model),
+            model: ArcSwap::new(model.into()),
             store,
             settings,
+            reload: parking_lot::Mutex::new(ReloadStatus::default()),
         }
+    }
+
+    /// Reads and validates the model again and swaps it in. A model that fails to load is not
+    /// used: the last good one keeps serving, and the error is kept for `/v1/policies`.
+    /// Reloads are serialized, so two triggers at once cannot swap in an older read.
+    pub fn reload(&self, paths: &ModelPaths) -> Result<Arc<Model>> {
+        let mut status = self.reload.lock();
+        status.last_attempt = Some(now_unix());
+        let built = ModelSources::read(paths).and_then(|src| Model::build(&src));
+        match built {
+            Ok(model) => {
+                for w in &model.warnings {
+                    tracing::warn!(warning = %w, "model warning");
+                }
+                let model = Arc::new(model);
+                let old = self.model.swap(model.clone());
+                status.last_error = None;
+                status.reloads += 1;
+                if old.version != model.version {
+                    tracing::info!(version = %model.version, summary = %model.summary(), "policies reloaded");
+                }
+                Ok(model)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reload refused; the last good policy set keeps serving");
+                status.last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// What the last reload attempt did.
+    pub fn reload_status(&self) -> ReloadStatus {
+        self.reload.lock().clone()
     }
 
     /// The model in force now.
@@ -163,7 +211,7 @@ impl Engine {
     }
 
     fn parse_entities(model: &Model, entities: &[Value]) -> Result<Vec<(Entity, Value)>> {
-        let parsed = parse_entities(&model.schema, entities)?;
+        let parsed = parse_entities(model, entities)?;
         Ok(parsed.into_iter().zip(entities.iter().cloned()).collect())
     }
 
@@ -228,6 +276,17 @@ impl Engine {
         entities: &[Value],
     ) -> Result<Vec<ActionVerdict>> {
         let model = self.model.load();
+        for (what, u) in [("principal", principal), ("resource", resource)] {
+            if !model.schema.entity_types().any(|t| t == u.type_name()) {
+                return Err(Error::invalid(
+                    "INVALID_REQUEST",
+                    format!(
+                        "the schema declares no entity type `{}` ({what})",
+                        u.type_name()
+                    ),
+                ));
+            }
+        }
         let empty = Value::Object(Default::default());
         let ctx_json = context.unwrap_or(&empty);
         let provided = Self::parse_entities(&model, entities)?;
@@ -431,8 +490,17 @@ pub fn render(e: &dyn miette::Diagnostic) -> String {
 /// Top-level keys of Cedar entity JSON; anything else is a typo that Cedar would drop.
 const ENTITY_FIELDS: [&str; 4] = ["uid", "attrs", "parents", "tags"];
 
-/// Parses Cedar entity JSON against the schema, refusing unknown keys and duplicate uids.
-pub fn parse_entities(schema: &cedar_policy::Schema, items: &[Value]) -> Result<Vec<Entity>> {
+/// Entity types whose data only Tollgate's org API writes while the built-in org model is
+/// loaded: accepting them as entity data would let a caller invent an org's plan or roles.
+pub const MANAGED_TYPES: [&str; 4] = ["Org", "Workspace", "Plan", "RoleSet"];
+
+/// `User` attributes Tollgate fills from the store; never taken from entity data.
+pub const VIEW_ATTRS: [&str; 2] = ["membership", "workspace_access"];
+
+/// Parses Cedar entity JSON against the model's schema, refusing unknown keys, duplicate uids,
+/// and (under the built-in org model) entities or attributes that only the store may supply.
+pub fn parse_entities(model: &Model, items: &[Value]) -> Result<Vec<Entity>> {
+    let schema = &model.schema;
     let mut seen = std::collections::HashSet::with_capacity(items.len());
     let mut out = Vec::with_capacity(items.len());
     for (i, v) in items.iter().enumerate() {
@@ -458,6 +526,25 @@ pub fn parse_entities(schema: &cedar_policy::Schema, items: &[Value]) -> Result<
                 "DUPLICATE_ENTITY",
                 format!("entity {i}: `{uid}` appears twice"),
             ));
+        }
+        if model.org_model {
+            let tname = uid.type_name().to_string();
+            if MANAGED_TYPES.contains(&tname.as_str()) {
+                return Err(Error::invalid(
+                    "MANAGED_ENTITY",
+                    format!("entity {i}: `{uid}` is managed by Tollgate's org API (/v1/orgs), not sent as entity data"),
+                ));
+            }
+            if tname == "User" {
+                if let Some(a) = VIEW_ATTRS.iter().find(|a| e.attr(a).is_some()) {
+                    return Err(Error::invalid(
+                        "MANAGED_ENTITY",
+                        format!(
+                            "entity {i}: `{uid}` sets `{a}`, which Tollgate fills from the store"
+                        ),
+                    ));
+                }
+            }
         }
         out.push(e);
     }
@@ -495,7 +582,7 @@ mod tests {
                 for o in 0..50 {
                     let org = format!("org{o}");
                     let up = OrgUpdate { plan: Some("professional".into()), primary_owner: Some(format!("owner{o}")), ..Default::default() };
-                    w.upsert_org(ctx, &org, up)?;
+                    w.upsert_org(ctx, &org, up, Limits::Override)?;
                     for u in 0..20 {
                         w.set_member(ctx, &org, &format!("u{o}_{u}"), "member", Limits::Override)?;
                     }

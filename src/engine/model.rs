@@ -1,7 +1,7 @@
 //! A loaded model: schema, validated policies, plan catalog, and everything precomputed from
 //! them so that a decision does no work that depends only on the files.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -200,6 +200,13 @@ pub struct Model {
     pub version: String,
     /// Input file names.
     pub files: Vec<String>,
+    /// Entity types the schema declares.
+    pub entity_types: usize,
+    /// Rendered warnings (schema, validator, catalog entries no policy names).
+    pub warnings: Vec<String>,
+    /// Whether the schema is built on Tollgate's org model (declares `Org`, `Plan` and
+    /// `RoleSet`): then those types and the `User` views come from the store only.
+    pub org_model: bool,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -207,31 +214,40 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 impl Model {
-    /// Parses and strictly validates a model.
+    /// Parses and strictly validates a model: schema, policies against the schema, and the plan
+    /// catalog against the policies. Errors are rendered with file, line, column and a caret
+    /// excerpt, all of them at once.
     pub fn build(src: &ModelSources) -> Result<Model> {
+        let mut warnings = Vec::new();
         let schema = if src.schema.name.ends_with(".json") {
             Schema::from_json_str(&src.schema.text)
-                .map_err(|e| Error::PolicyLoad(format!("schema `{}`: {e}", src.schema.name)))?
+                .map_err(|e| Error::PolicyLoad(diagnostic(e, &src.schema.name, &src.schema.text)))?
         } else {
-            let (s, warnings) = Schema::from_cedarschema_str(&src.schema.text).map_err(|e| {
-                Error::PolicyLoad(format!("schema `{}`: {}", src.schema.name, render(&e)))
-            })?;
-            for w in warnings {
-                tracing::warn!(schema = %src.schema.name, warning = %w, "schema warning");
-            }
+            let (s, schema_warnings) =
+                Schema::from_cedarschema_str(&src.schema.text).map_err(|e| {
+                    Error::PolicyLoad(diagnostic(e, &src.schema.name, &src.schema.text))
+                })?;
+            warnings
+                .extend(schema_warnings.map(|w| diagnostic(w, &src.schema.name, &src.schema.text)));
             s
         };
         let mut policies = PolicySet::new();
         let mut origins = HashMap::new();
+        let mut problems = Vec::new();
         for file in &src.policies {
-            let parsed = PolicySet::from_str(&file.text).map_err(|e| {
-                Error::PolicyLoad(format!("policy file `{}`: {}", file.name, render(&e)))
-            })?;
+            let parsed = match PolicySet::from_str(&file.text) {
+                Ok(p) => p,
+                Err(e) => {
+                    problems.push(diagnostic(e, &file.name, &file.text));
+                    continue;
+                }
+            };
             if parsed.templates().next().is_some() {
-                return Err(Error::PolicyLoad(format!(
-                    "policy file `{}` holds a template; templates are not supported",
+                problems.push(format!(
+                    "error: `{}` holds a template; templates are not supported",
                     file.name
-                )));
+                ));
+                continue;
             }
             let mut in_file: Vec<&Policy> = parsed.policies().collect();
             // `from_str` names policies `policy0`, `policy1`, ... in source order.
@@ -259,11 +275,13 @@ impl Model {
                     }
                     None => 0,
                 };
-                if origins.contains_key(&id) {
-                    return Err(Error::PolicyLoad(format!(
-                        "policy id `{id}` in `{}` is already used by another policy",
+                if let Some(first) = origins.get(&id) {
+                    let PolicyOrigin { file: f, line: l } = first;
+                    problems.push(format!(
+                        "error: policy id `{id}` at {}:{line} is already used at {f}:{l}",
                         file.name
-                    )));
+                    ));
+                    continue;
                 }
                 origins.insert(
                     id.clone(),
@@ -272,32 +290,41 @@ impl Model {
                         line,
                     },
                 );
-                policies
-                    .add(p.new_id(PolicyId::new(&id)))
-                    .map_err(|e| Error::PolicyLoad(format!("policy `{id}`: {e}")))?;
+                if let Err(e) = policies.add(p.new_id(PolicyId::new(&id))) {
+                    problems.push(format!("error: policy `{id}`: {e}"));
+                }
             }
         }
+        if !problems.is_empty() {
+            return Err(Error::PolicyLoad(problems.join("\n")));
+        }
         let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
-        if !validation.validation_passed() {
-            let errs: Vec<String> = validation
-                .validation_errors()
-                .map(|e| {
-                    let id = e.policy_id().to_string();
-                    match origins.get(&id) {
-                        Some(o) => format!("{}:{} policy `{id}`: {}", o.file, o.line, render(e)),
-                        None => format!("policy `{id}`: {}", render(e)),
-                    }
-                })
-                .collect();
-            return Err(Error::PolicyLoad(format!(
-                "policies fail validation against the schema:\n{}",
-                errs.join("\n")
-            )));
+        let source_of = |id: &PolicyId| {
+            origins
+                .get(&id.to_string())
+                .and_then(|o| src.policies.iter().find(|f| f.name == o.file))
+        };
+        for e in validation.validation_errors() {
+            problems.push(match source_of(e.policy_id()) {
+                Some(f) => diagnostic(e.clone(), &f.name, &f.text),
+                None => format!("error: {}", render(e)),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(Error::PolicyLoad(problems.join("\n")));
         }
         for w in validation.validation_warnings() {
-            tracing::warn!(warning = %w, "policy validation warning");
+            warnings.push(match source_of(w.policy_id()) {
+                Some(f) => diagnostic(w.clone(), &f.name, &f.text),
+                None => format!("warning: {}", render(w)),
+            });
         }
         let catalog = Arc::new(Catalog::parse(&src.catalog.text, &src.catalog.name)?);
+        let (errors, catalog_warnings) = check_catalog(&policies, &catalog, &src.catalog.name);
+        if !errors.is_empty() {
+            return Err(Error::PolicyLoad(errors.join("\n")));
+        }
+        warnings.extend(catalog_warnings);
         let actions = action_models(&schema, &policies)?;
         let mut literal_uids: Vec<EntityUid> = policies
             .policies()
@@ -320,7 +347,13 @@ impl Model {
             hash.update([0]);
             files.push(s.name.clone());
         }
+        let declared: HashSet<String> = schema.entity_types().map(|t| t.to_string()).collect();
+        let org_model = ["Org", "Plan", "RoleSet"]
+            .iter()
+            .all(|t| declared.contains(*t));
         Ok(Model {
+            org_model,
+            entity_types: schema.entity_types().count(),
             schema,
             policies,
             actions,
@@ -330,7 +363,19 @@ impl Model {
             origins,
             version: hex::encode(hash.finalize()),
             files,
+            warnings,
         })
+    }
+
+    /// One line: how much the model holds.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} policies, {} entity types, {} actions, {} tiers",
+            self.policies.policies().count(),
+            self.entity_types,
+            self.actions.len(),
+            self.catalog.tiers().len()
+        )
     }
 
     /// Whether the schema declares this action.
@@ -339,12 +384,128 @@ impl Model {
     }
 }
 
-/// Renders a cedar diagnostic with its help text when it has one.
-fn render(e: &dyn miette::Diagnostic) -> String {
-    match e.help() {
-        Some(h) => format!("{e} ({h})"),
-        None => e.to_string(),
+use super::render;
+
+/// Renders a diagnostic against its file the way compilers do: file, line, column and a caret
+/// excerpt (miette's graphical report, without colours so it reads the same in logs).
+pub fn diagnostic<D: miette::Diagnostic + Send + Sync + 'static>(
+    d: D,
+    name: &str,
+    text: &str,
+) -> String {
+    let report =
+        miette::Report::new(d).with_source_code(miette::NamedSource::new(name, text.to_string()));
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100);
+    let mut out = String::new();
+    match handler.render_report(&mut out, report.as_ref()) {
+        Ok(()) => out.trim_end().to_string(),
+        Err(_) => format!("{name}: {report}"),
     }
+}
+
+/// What the policies name: features in `@feature` and `.features.contains("...")`, resource
+/// types in `@resource_type` and in `hasTag`/`getTag` literals shaped like `kind:name`.
+fn named_by_policies(policies: &PolicySet) -> (BTreeSet<String>, BTreeSet<String>) {
+    fn walk(v: &serde_json::Value, features: &mut BTreeSet<String>, types: &mut BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::Object(c)) = m.get("contains") {
+                    let on_features = c
+                        .get("left")
+                        .and_then(|l| l.get("."))
+                        .and_then(|d| d.get("attr"))
+                        .and_then(|a| a.as_str())
+                        == Some("features");
+                    if let (true, Some(f)) = (
+                        on_features,
+                        c.get("right")
+                            .and_then(|r| r.get("Value"))
+                            .and_then(|v| v.as_str()),
+                    ) {
+                        features.insert(f.to_string());
+                    }
+                }
+                for op in ["hasTag", "getTag"] {
+                    if let Some(t) = m
+                        .get(op)
+                        .and_then(|c| c.get("right"))
+                        .and_then(|r| r.get("Value"))
+                        .and_then(|v| v.as_str())
+                    {
+                        if crate::billing::is_resource_type(t) {
+                            types.insert(t.to_string());
+                        }
+                    }
+                }
+                m.values().for_each(|x| walk(x, features, types));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, features, types)),
+            _ => {}
+        }
+    }
+    let mut features = BTreeSet::new();
+    let mut types = BTreeSet::new();
+    for p in policies.policies() {
+        if let Some(f) = p.annotation("feature") {
+            features.insert(f.to_string());
+        }
+        if let Some(t) = p.annotation("resource_type") {
+            types.insert(t.to_string());
+        }
+        if let Ok(est) = p.to_json() {
+            walk(&est, &mut features, &mut types);
+        }
+    }
+    (features, types)
+}
+
+/// Checks the catalog against the policies: a feature or resource type a policy names but the
+/// catalog lacks is an error (that gate could never open); the reverse is a warning.
+fn check_catalog(
+    policies: &PolicySet,
+    catalog: &Catalog,
+    name: &str,
+) -> (Vec<String>, Vec<String>) {
+    let (features, types) = named_by_policies(policies);
+    let known_features: BTreeSet<&str> = catalog
+        .tiers()
+        .iter()
+        .flat_map(|t| t.features.iter().map(String::as_str))
+        .collect();
+    let known_types: BTreeSet<&str> = catalog.resource_types.iter().map(String::as_str).collect();
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    for f in &features {
+        if !known_features.contains(f.as_str()) {
+            errors.push(format!(
+                "error: policies name the feature `{f}`, which no tier of `{name}` has"
+            ));
+        }
+    }
+    for t in &types {
+        if !known_types.contains(t.as_str()) {
+            errors.push(format!(
+                "error: policies name the resource type `{t}`, which `{name}` does not list"
+            ));
+        }
+    }
+    for f in known_features {
+        if !features.contains(f) {
+            warnings.push(format!(
+                "warning: the feature `{f}` of `{name}` is named by no policy"
+            ));
+        }
+    }
+    for t in known_types {
+        if !types.contains(t) {
+            warnings.push(format!(
+                "warning: the resource type `{t}` of `{name}` is named by no policy"
+            ));
+        }
+    }
+    (errors, warnings)
 }
 
 fn gate_of(p: &Policy) -> Result<Option<Gate>> {

@@ -414,6 +414,10 @@ pub fn build(
             let stored = fetched.get_mut(u).and_then(|f| f.take());
             if view.is_empty() {
                 match stored.and_then(|f| f.entity) {
+                    // Not a member: whatever membership the entity data claims is dropped.
+                    Some(e) if super::VIEW_ATTRS.iter().any(|a| e.attr(a).is_some()) => {
+                        entities.push(merge_attrs(&e, vec![])?)
+                    }
                     Some(e) => entities.push(e),
                     None => b.warnings.push(not_found(u, principal)),
                 }
@@ -454,11 +458,16 @@ pub fn build(
     })
 }
 
-/// Adds `view` attributes to an entity that has its own (stored or sent with the request),
-/// going through Cedar's JSON form since `Entity` has no setter.
+/// Replaces the view attributes of an entity that has its own (stored or sent with the
+/// request) by `view`, going through Cedar's JSON form since `Entity` has no setter.
 fn merge_attrs(e: &Entity, view: Vec<(String, RestrictedExpression)>) -> Result<Entity> {
     let internal = |e: &dyn std::fmt::Display| Error::Internal(e.to_string());
     let mut json = e.to_json_value().map_err(|e| internal(&e))?;
+    if let Some(Value::Object(attrs)) = json.get_mut("attrs") {
+        for a in super::VIEW_ATTRS {
+            attrs.remove(a);
+        }
+    }
     let view_entity = Entity::new(e.uid(), view.into_iter().collect(), HashSet::new())
         .map_err(|e| internal(&e))?;
     let view_json = view_entity.to_json_value().map_err(|e| internal(&e))?;

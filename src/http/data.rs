@@ -123,7 +123,7 @@ async fn put_entities(
     };
     let model = state.engine.model();
     let mut rows: Vec<(String, String, String)> = Vec::with_capacity(items.len());
-    for e in engine::parse_entities(&model.schema, &items)? {
+    for e in engine::parse_entities(&model, &items)? {
         let uid = e.uid();
         let json = e
             .to_json_value()
@@ -197,6 +197,8 @@ struct OrgBody {
     subscription_status: Option<String>,
     primary_owner: Option<String>,
     past_due_since: Option<String>,
+    #[serde(default)]
+    override_limits: bool,
 }
 
 async fn put_org(
@@ -234,6 +236,7 @@ async fn put_org(
                 primary_owner: b.primary_owner,
                 past_due_since,
             },
+            limits(b.override_limits),
         )
     })
     .await?;

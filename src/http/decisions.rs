@@ -105,14 +105,8 @@ async fn batch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     state.require_decision(&req)?;
-    let v = read_json(
-        &req,
-        body,
-        state
-            .max_decision_body
-            .saturating_mul(state.max_batch.max(1)),
-    )
-    .await?;
+    // A batch is a decision request: the same body limit holds for the whole of it.
+    let v = read_json(&req, body, state.max_decision_body).await?;
     let mut m = object(v, "a batch")?;
     deny_unknown(&m, &["requests"])?;
     let Some(Value::Array(items)) = m.remove("requests") else {

@@ -6,6 +6,25 @@ use serde_json::json;
 
 use crate::error::Error;
 
+fn sqlite_unavailable(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            DatabaseBusy
+                | DatabaseLocked
+                | SystemIoFailure
+                | DatabaseCorrupt
+                | DiskFull
+                | CannotOpen
+                | ReadOnly
+                | NotADatabase
+                | FileLockingProtocolFailed
+                | OutOfMemory
+        )
+    )
+}
+
 impl Error {
     /// Status and stable code for this error.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -20,9 +39,13 @@ impl Error {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
             }
             Error::PaymentRequired(_) => (StatusCode::PAYMENT_REQUIRED, "PLAN_LIMIT_REACHED"),
-            Error::StoreUnavailable(_) | Error::Sqlite(_) => {
+            Error::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE"),
+            // The store cannot serve (I/O, full disk, read-only, busy, corrupt): 503. Anything
+            // else SQLite reports (a constraint, a misuse) is a bug: 500.
+            Error::Sqlite(e) if sqlite_unavailable(e) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE")
             }
+            Error::Sqlite(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             Error::PoliciesUnavailable(_) | Error::PolicyLoad(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "POLICIES_UNAVAILABLE")
             }

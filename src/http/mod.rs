@@ -6,6 +6,8 @@ mod error;
 mod ops;
 mod wire;
 
+pub use wire::{decision_json, outcome_name};
+
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
@@ -17,7 +19,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
 use crate::engine::{Engine, EngineSettings, Model, ModelPaths, ModelSources};
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -28,8 +30,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Where the model was read from (for reloads).
     pub model_paths: ModelPaths,
-    admin_token: String,
-    decision_token: Option<String>,
+    admin_token: Secret,
+    decision_token: Option<Secret>,
     /// Body limit for decision endpoints.
     pub max_decision_body: usize,
     /// Body limit for data endpoints.
@@ -48,19 +50,17 @@ pub fn token_matches(given: &str, expected: &str) -> bool {
 }
 
 fn bearer(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 impl AppState {
     /// Requires the admin token.
     pub fn require_admin(&self, req: &HttpRequest) -> Result<()> {
         match bearer(req) {
-            Some(t) if token_matches(t, &self.admin_token) => Ok(()),
+            Some(t) if token_matches(t, self.admin_token.expose()) => Ok(()),
             Some(_) => Err(Error::Unauthorized("the bearer token is not valid".into())),
             None => Err(Error::Unauthorized(
                 "this endpoint needs `Authorization: Bearer <admin token>`".into(),
@@ -73,7 +73,10 @@ impl AppState {
     pub fn require_decision(&self, req: &HttpRequest) -> Result<()> {
         match &self.decision_token {
             Some(expected) => match bearer(req) {
-                Some(t) if token_matches(t, expected) || token_matches(t, &self.admin_token) => {
+                Some(t)
+                    if token_matches(t, expected.expose())
+                        || token_matches(t, self.admin_token.expose()) =>
+                {
                     Ok(())
                 }
                 Some(_) => Err(Error::Unauthorized("the bearer token is not valid".into())),
@@ -215,6 +218,7 @@ pub struct Application {
     /// Where the generated admin token was written, when one was generated.
     pub token_file: Option<std::path::PathBuf>,
     state: web::Data<AppState>,
+    _watch: Option<crate::engine::watch::Watch>,
 }
 
 impl Application {
@@ -222,13 +226,17 @@ impl Application {
     pub fn build(settings: Settings) -> Result<Application> {
         let sources = ModelSources::read(&settings.model)?;
         let model = Model::build(&sources)?;
+        for w in &model.warnings {
+            tracing::warn!(warning = %w, "model warning");
+        }
+        tracing::info!(version = %model.version, summary = %model.summary(), "policies loaded");
         let store = Store::open(&settings.db)?;
         store.spawn_health_monitor(std::time::Duration::from_millis(200));
         let (admin_token, token_file) = match settings.admin_token.clone() {
             Some(t) => (t, None),
             None => {
                 let (t, path) = crate::cli::admin_token_file(&settings.db)?;
-                (t, Some(path))
+                (Secret(t), Some(path))
             }
         };
         let engine = Arc::new(Engine::new(
@@ -239,6 +247,7 @@ impl Application {
                 past_due_grace_days: settings.past_due_grace_days,
             },
         ));
+        let watch = crate::engine::watch::watch(engine.clone(), settings.model.clone())?;
         let state = web::Data::new(AppState {
             engine,
             model_paths: settings.model.clone(),
@@ -271,6 +280,7 @@ impl Application {
             server,
             token_file,
             state,
+            _watch: watch,
         })
     }
 
@@ -284,8 +294,27 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM, then drains gracefully.
+    /// Serves until SIGINT or SIGTERM, then drains gracefully. SIGHUP reloads the model.
     pub async fn run_until_stopped(self) -> Result<()> {
+        #[cfg(unix)]
+        {
+            let state = self.state.clone();
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                Ok(mut hup) => {
+                    tokio::spawn(async move {
+                        while hup.recv().await.is_some() {
+                            let engine = state.engine.clone();
+                            let paths = state.model_paths.clone();
+                            tracing::info!("SIGHUP: reloading policies");
+                            let _ =
+                                tokio::task::spawn_blocking(move || engine.reload(&paths)).await;
+                        }
+                    });
+                }
+                Err(e) => tracing::error!(error = %e, "cannot watch SIGHUP"),
+            }
+        }
+        let _watch = self._watch;
         let handle = self.server.handle();
         let server = self.server;
         let stop = async move {

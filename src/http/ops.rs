@@ -10,6 +10,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/v1/policies", web::get().to(policies))
+        .route("/v1/admin/reload", web::post().to(reload))
         .route("/openapi.json", web::get().to(openapi));
 }
 
@@ -17,25 +18,25 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
     let engine = state.engine.clone();
     let store_ok = web::block(move || engine.store().ping())
         .await
         .unwrap_or(false);
-    if store_ok {
-        HttpResponse::Ok()
-            .json(json!({"status": "ready", "policies": state.engine.model().version}))
-    } else {
-        HttpResponse::ServiceUnavailable().json(json!({
-            "code": "STORE_UNAVAILABLE",
-            "message": format!("the store is not writable: {}", state.engine.store().health_reason()),
-        }))
+    if !store_ok {
+        return Err(crate::error::Error::StoreUnavailable(format!(
+            "the store is not writable: {}",
+            state.engine.store().health_reason()
+        )));
     }
+    Ok(HttpResponse::Ok()
+        .json(json!({"status": "ready", "policies": state.engine.model().version})))
 }
 
 async fn policies(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let model = state.engine.model();
+    let status = state.engine.reload_status();
     let mut ids: Vec<String> = model.origins.keys().cloned().collect();
     ids.sort();
     let policies: Vec<_> = ids
@@ -51,8 +52,32 @@ async fn policies(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         "policy_ids": ids,
         "policies": policies,
         "tiers": model.catalog.tiers().iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
-        "last_reload_error": null,
+        "last_reload_error": status.last_error,
+        "last_reload_at": status.last_attempt,
+        "reloads": status.reloads,
+        "warnings": model.warnings,
     })))
+}
+
+/// Reloads the model from its files; a set that fails validation is refused (422) and the
+/// last good one keeps serving.
+async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    state.require_admin(&req)?;
+    let engine = state.engine.clone();
+    let paths = state.model_paths.clone();
+    let result = web::block(move || engine.reload(&paths))
+        .await
+        .map_err(|e| crate::error::Error::Internal(format!("blocking pool: {e}")))?;
+    match result {
+        Ok(model) => Ok(HttpResponse::Ok().json(json!({
+            "version": model.version,
+            "summary": model.summary(),
+        }))),
+        Err(crate::error::Error::PolicyLoad(msg)) => {
+            Err(crate::error::Error::invalid("RELOAD_REJECTED", msg))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn openapi() -> HttpResponse {

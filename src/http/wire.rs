@@ -58,17 +58,19 @@ pub fn deny_unknown(m: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
     }
 }
 
+/// The wire name of an outcome.
+pub fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Allow => "allow",
+        Outcome::Deny => "deny",
+        Outcome::PaymentRequired => "payment_required",
+    }
+}
+
 /// The answer object of one decision.
 pub fn decision_json(d: &Decision) -> Value {
     let mut m = Map::new();
-    m.insert(
-        "decision".into(),
-        json!(match d.outcome {
-            Outcome::Allow => "allow",
-            Outcome::Deny => "deny",
-            Outcome::PaymentRequired => "payment_required",
-        }),
-    );
+    m.insert("decision".into(), json!(outcome_name(d.outcome)));
     m.insert("status".into(), json!(d.outcome.status()));
     m.insert("reasons".into(), json!(d.reasons));
     m.insert("errors".into(), json!(d.errors));

@@ -107,31 +107,29 @@ impl Store {
     /// or made read-only, which would silently lose writes and serve stale data, so the store
     /// watches the path itself and fails closed when it changes under us.
     pub fn check_health(&self) -> bool {
+        // The reason is shown to clients, so it names no path; the log line does.
         let reason = match std::fs::metadata(&self.inner.path) {
-            Err(e) => Some(format!(
-                "database file `{}` is gone: {e}",
-                self.inner.path.display()
-            )),
-            Ok(m) if (m.dev(), m.ino()) != self.inner.identity => Some(format!(
-                "database file `{}` was replaced",
-                self.inner.path.display()
-            )),
-            Ok(m) if m.permissions().readonly() => Some(format!(
-                "database file `{}` is read-only",
-                self.inner.path.display()
-            )),
+            Err(_) => Some("the database file is gone"),
+            Ok(m) if (m.dev(), m.ino()) != self.inner.identity => {
+                Some("the database file was replaced")
+            }
+            Ok(m) if m.permissions().readonly() => Some("the database file is read-only"),
             Ok(_) => None,
         };
         let ok = reason.is_none();
         let was = self.inner.healthy.swap(ok, Ordering::AcqRel);
         if was != ok {
             match &reason {
-                Some(r) => tracing::error!(reason = %r, "store unavailable; decisions fail closed"),
+                Some(r) => tracing::error!(
+                    reason = %r,
+                    path = %self.inner.path.display(),
+                    "store unavailable; decisions fail closed"
+                ),
                 None => tracing::info!("store available again"),
             }
         }
         if !(ok && was) {
-            *self.inner.health_reason.lock() = reason.unwrap_or_default();
+            *self.inner.health_reason.lock() = reason.unwrap_or_default().to_string();
         }
         ok
     }

@@ -154,7 +154,13 @@ pub enum Limits {
 impl Writer<'_> {
     /// Creates or updates an org; makes sure its primary owner is a member with role `owner`.
     /// Returns whether the org is new.
-    pub fn upsert_org(&self, ctx: OrgCtx<'_>, id: &str, up: OrgUpdate) -> Result<bool> {
+    pub fn upsert_org(
+        &self,
+        ctx: OrgCtx<'_>,
+        id: &str,
+        up: OrgUpdate,
+        limits: Limits,
+    ) -> Result<bool> {
         let old = self.org(id)?;
         let created = old.is_none();
         let plan = match (up.plan, &old) {
@@ -204,7 +210,8 @@ impl Writer<'_> {
         };
         self.put_org(&row, ctx.now)?;
         if self.member_role(id, &owner)?.as_deref() != Some("owner") {
-            self.put_member(id, &owner, "owner", ctx.now)?;
+            // A new primary owner takes an owner seat like any other owner.
+            self.set_member(ctx, id, &owner, "owner", limits)?;
         }
         self.audit(
             Some(id),
@@ -538,6 +545,13 @@ impl Writer<'_> {
                 "`{}` is a built-in role",
                 role.name
             )));
+        }
+        let top = ctx.catalog.roles.first().map(|r| r.level).unwrap_or(0);
+        if role.level <= top {
+            return Err(Error::invalid(
+                "INVALID_ROLE",
+                format!("a custom role ranks below owners: its level must be greater than {top}"),
+            ));
         }
         self.put_custom_role(org, &role)?;
         self.audit(
