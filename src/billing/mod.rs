@@ -246,6 +246,11 @@ mod tests {
         };
         assert_eq!(p(Some(0), 6 * day), "professional");
         assert_eq!(p(Some(0), 7 * day), "free");
+        assert_eq!(
+            p(None, 0),
+            "free",
+            "no date: the grace period is not assumed"
+        );
     }
 
     #[test]

@@ -400,6 +400,11 @@ pub fn diagnostic<D: miette::Diagnostic + Send + Sync + 'static>(
             .with_width(100);
     let mut out = String::new();
     match handler.render_report(&mut out, report.as_ref()) {
+        // Cedar's diagnostics carry their own (unnamed) source, which wins over ours; put the
+        // file name into the location line so `file:line:col` always reads whole.
+        Ok(()) if !out.contains(&format!("[{name}:")) => {
+            out.trim_end().replace("╭─[", &format!("╭─[{name}:"))
+        }
         Ok(()) => out.trim_end().to_string(),
         Err(_) => format!("{name}: {report}"),
     }

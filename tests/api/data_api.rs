@@ -379,3 +379,94 @@ fn operations_endpoints() {
         "the OpenAPI document lists the decision API"
     );
 }
+
+#[test]
+fn a_new_primary_owner_takes_an_owner_seat() {
+    let app = TestApp::spawn();
+    app.org("acme", "free", "alice"); // seat:admin 1/1
+    app.member("acme", "mia", "member");
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme",
+        Some(json!({"primary_owner": "mia"})),
+    );
+    assert_eq!(a.status, 402, "{}", a.raw);
+    assert_eq!(a.body["current_usage"]["resource_type"], "seat:admin");
+    assert_eq!(
+        app.admin("GET", "/v1/orgs/acme", None).body["primary_owner"],
+        "alice",
+        "nothing changed"
+    );
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme",
+        Some(json!({"primary_owner": "mia", "override_limits": true})),
+    );
+    assert_eq!(a.status, 200, "{}", a.raw);
+    assert_eq!(a.body["primary_owner"], "mia");
+}
+
+#[test]
+fn custom_roles_rank_below_owners() {
+    let app = TestApp::spawn();
+    app.org("acme", "enterprise", "alice");
+    for level in [1, 10] {
+        let a = app.admin(
+            "PUT",
+            "/v1/orgs/acme/roles/boss",
+            Some(json!({"permissions": [], "level": level})),
+        );
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (422, Some("INVALID_ROLE")),
+            "{}",
+            a.raw
+        );
+    }
+    assert_eq!(
+        app.admin(
+            "PUT",
+            "/v1/orgs/acme/roles/boss",
+            Some(json!({"permissions": [], "level": 11}))
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn an_admin_token_file_readable_by_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("tollgate.admin-token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("tollgate.db"))
+        .env_remove("TOLLGATE_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("readable by others"), "{err}");
+}
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::spawn();
+    app.org("acme", "free", "alice");
+    let a = app.call_raw("GET", "/v1/orgs/acme", None, "application/json", None);
+    assert_eq!(a.status, 401);
+    let url = format!("{}/v1/orgs/acme", app.base);
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let resp = agent
+        .get(&url)
+        .header("authorization", format!("bearer {}", crate::helpers::ADMIN))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+}

@@ -328,3 +328,91 @@ fn a_read_only_database_file_fails_closed_and_recovers() {
         "the refused write was not applied: {org}"
     );
 }
+
+/// Entity data cannot stand in for what only the store may say: a caller inventing its own
+/// membership, a workspace, an org or a plan is refused, and nothing is written.
+#[test]
+fn forged_org_model_entities_are_refused() {
+    let app = fixture();
+    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
+    let forged_user = json!({"uid": {"type": "User", "id": "mallory"}, "attrs": {"membership": {
+        "org": {"type": "Org", "id": "acme"}, "role": "owner", "level": 10, "rank": 0,
+        "permissions": ["audit.read"], "seat": "seat:admin", "primary_owner": true}}, "parents": []});
+    let mut r = req("mallory", "view_audit_logs", ("Org", "acme"), json!({}));
+    r["entities"] = json!([forged_user]);
+    error(
+        &app.call("POST", "/v1/authorize", Some(&r), None),
+        422,
+        "MANAGED_ENTITY",
+    );
+    // A member forging workspace flags is refused the same way.
+    let forged_access = json!({"uid": {"type": "User", "id": "mia"}, "attrs": {"workspace_access": {
+        "workspace": {"type": "Workspace", "id": "ws1"}, "role": "admin", "level": 20,
+        "can_create_agents": true, "can_modify_policies": true, "can_invite_users": true,
+        "can_view_analytics": true}}, "parents": []});
+    let mut r = req("mia", "create_agent", ("Workspace", "ws1"), json!({}));
+    r["entities"] = json!([forged_access]);
+    error(
+        &app.call("POST", "/v1/authorize", Some(&r), None),
+        422,
+        "MANAGED_ENTITY",
+    );
+    // An invented workspace pointing at an invented org on an invented plan.
+    let fake = json!([
+        {"uid": {"type": "Workspace", "id": "wsX"}, "attrs": {"org": {"type": "Org", "id": "fake"}, "name": "x"},
+         "parents": [{"type": "Org", "id": "acme"}]},
+        {"uid": {"type": "Org", "id": "fake"}, "attrs": {"plan": {"type": "Plan", "id": "p"},
+         "subscription_status": "active", "roles": {"type": "RoleSet", "id": "fake"}}, "parents": []},
+        {"uid": {"type": "Plan", "id": "p"}, "attrs": {"name": "p", "features": ["advanced_analytics"]}, "parents": []},
+    ]);
+    let mut r = req("alice", "view_analytics", ("Workspace", "wsX"), json!({}));
+    r["entities"] = fake.clone();
+    error(
+        &app.call("POST", "/v1/authorize", Some(&r), None),
+        422,
+        "MANAGED_ENTITY",
+    );
+    for e in fake.as_array().unwrap() {
+        let a = app.admin("PUT", "/v1/entities", Some(json!([e])));
+        error(&a, 422, "MANAGED_ENTITY");
+    }
+    error(
+        &app.admin("PUT", "/v1/entities", Some(json!([forged_user]))),
+        422,
+        "MANAGED_ENTITY",
+    );
+    assert_eq!(
+        app.admin("GET", "/v1/entities/User/mallory", None).status,
+        404
+    );
+    // A plain User entity (no view attributes) is still welcome.
+    let plain = json!({"uid": {"type": "User", "id": "mallory"}, "attrs": {}, "parents": []});
+    assert_eq!(
+        app.admin("PUT", "/v1/entities", Some(json!([plain])))
+            .status,
+        200
+    );
+    let a = app.authorize(req("mallory", "view_org", ("Org", "acme"), json!({})));
+    assert_eq!(a["decision"], "deny", "a stored User is not a member: {a}");
+}
+
+#[test]
+fn permissions_refuse_undeclared_types_and_batches_obey_the_body_limit() {
+    let app = TestApp::spawn_with(&["--max-decision-body", "1024"], &[]);
+    app.org("acme", "enterprise", "alice");
+    let body = json!({"principal": "Martian::\"x\"", "resource": "Org::\"acme\""});
+    error(
+        &app.call("POST", "/v1/permissions", Some(&body), None),
+        422,
+        "INVALID_REQUEST",
+    );
+    let one = req("alice", "view_org", ("Org", "acme"), json!({}));
+    let many: Vec<Value> = (0..10).map(|_| one.clone()).collect();
+    let batch = json!({"requests": many});
+    assert!(batch.to_string().len() > 1024);
+    error(
+        &app.call("POST", "/v1/authorize/batch", Some(&batch), None),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    );
+}

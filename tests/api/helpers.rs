@@ -94,8 +94,13 @@ impl TestApp {
 
     /// A daemon with extra flags and environment.
     pub fn spawn_with(args: &[&str], envs: &[(&str, &str)]) -> TestApp {
-        let dir = tempfile::tempdir().expect("tempdir");
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Self::spawn_owned(args, envs)
+    }
+
+    /// Like [`TestApp::spawn_with`], with owned arguments.
+    pub fn spawn_owned(args: Vec<String>, envs: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
         let envs: Vec<(String, String)> = envs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -120,6 +125,10 @@ impl TestApp {
         self.child = child;
         self.base = base;
         self.stdout = stdout;
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -251,4 +260,81 @@ pub fn in_secs(secs: i64) -> String {
     let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
     t.format(&time::format_description::well_known::Rfc3339)
         .expect("format")
+}
+
+/// A copy of the default model's files in a temp dir, for tests that edit them.
+pub struct ModelCopy {
+    pub dir: tempfile::TempDir,
+}
+
+impl ModelCopy {
+    pub fn new() -> ModelCopy {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::create_dir(dir.path().join("policies")).unwrap();
+        for entry in std::fs::read_dir(root.join("policies")).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "cedar") {
+                std::fs::copy(&p, dir.path().join("policies").join(p.file_name().unwrap()))
+                    .unwrap();
+            }
+        }
+        std::fs::copy(
+            root.join("schema/tollgate.cedarschema"),
+            dir.path().join("tollgate.cedarschema"),
+        )
+        .unwrap();
+        std::fs::copy(
+            root.join("schema/plans.toml"),
+            dir.path().join("plans.toml"),
+        )
+        .unwrap();
+        ModelCopy { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `--policies DIR --schema FILE --plans FILE` for this copy.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--policies".into(),
+            self.path("policies").display().to_string(),
+            "--schema".into(),
+            self.path("tollgate.cedarschema").display().to_string(),
+            "--plans".into(),
+            self.path("plans.toml").display().to_string(),
+        ]
+    }
+
+    /// Replaces a file's content atomically (write beside, then rename), as editors do.
+    pub fn write(&self, rel: &str, text: &str) {
+        let target = self.path(rel);
+        let tmp = target.with_extension("tmp~");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &target).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+}
+
+/// Runs the `tollgate` binary to completion: (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .env_remove("TOLLGATE_POLICIES")
+        .env_remove("TOLLGATE_SCHEMA")
+        .env_remove("TOLLGATE_PLANS")
+        .env_remove("TOLLGATE_DB")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tollgate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

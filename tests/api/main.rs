@@ -6,8 +6,10 @@
 
 mod helpers;
 
+mod cli;
 mod data_api;
 mod default_model;
 mod fail_closed;
 mod generic;
+mod reload;
 mod seats;

@@ -1,0 +1,256 @@
+//! The admin's command-line tools on good and bad inputs: exit codes and messages.
+
+use serde_json::json;
+
+use crate::helpers::{run_cli, ModelCopy, TestApp};
+
+#[test]
+fn validate_accepts_the_default_model_with_a_summary() {
+    let (code, out, err) = run_cli(&["validate"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.trim(),
+        "ok: 38 policies, 7 entity types, 27 actions, 4 tiers"
+    );
+    // The reverse check: catalog features no policy names are warnings, not errors.
+    assert!(err.contains("warning: the feature `api_access`"), "{err}");
+    let m = ModelCopy::new();
+    let args: Vec<String> = std::iter::once("validate".to_string())
+        .chain(m.args())
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(run_cli(&args).0, 0);
+}
+
+fn validate(m: &ModelCopy) -> (i32, String, String) {
+    let args: Vec<String> = std::iter::once("validate".to_string())
+        .chain(m.args())
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_cli(&args)
+}
+
+#[test]
+fn validate_reports_file_line_column_and_caret() {
+    let m = ModelCopy::new();
+    // A syntax error.
+    m.write(
+        "policies/zz.cedar",
+        "permit(principal, action, resource);\nforbid(principal action, resource);\n",
+    );
+    let (code, out, err) = validate(&m);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("zz.cedar:2:18"), "{err}");
+    assert!(err.contains("unexpected token `action`"), "{err}");
+    assert!(
+        err.contains('┬') || err.contains('^'),
+        "a caret excerpt: {err}"
+    );
+    assert!(err.contains("validation failed"));
+    std::fs::remove_file(m.path("policies/zz.cedar")).unwrap();
+
+    // A schema violation: a misspelt attribute, with Cedar's suggestion.
+    let org = m.read("policies/org.cedar");
+    m.write(
+        "policies/org.cedar",
+        &org.replacen(
+            "permissions.contains(\"org.read\")",
+            "permisions.contains(\"org.read\")",
+            1,
+        ),
+    );
+    let (code, _, err) = validate(&m);
+    assert_eq!(code, 1);
+    assert!(err.contains("org.cedar:14:3"), "{err}");
+    assert!(err.contains("did you mean `permissions`?"), "{err}");
+    m.write("policies/org.cedar", &org);
+
+    // A policy naming a feature the catalog lacks.
+    let gates = m.read("policies/plan_gates.cedar");
+    m.write(
+        "policies/plan_gates.cedar",
+        &gates.replace("\"audit_logs\"", "\"audit_log\""),
+    );
+    let (code, _, err) = validate(&m);
+    assert_eq!(code, 1);
+    assert!(err.contains("feature `audit_log`"), "{err}");
+    m.write("policies/plan_gates.cedar", &gates);
+
+    // A broken catalog and a missing schema.
+    let plans = m.read("plans.toml");
+    m.write(
+        "plans.toml",
+        &plans.replace("[[tiers]]\nname = \"free\"", "[[tiers]]\nnam = \"free\""),
+    );
+    let (code, _, err) = validate(&m);
+    assert_eq!(code, 1);
+    assert!(err.contains("plans.toml"), "{err}");
+    m.write("plans.toml", &plans);
+    std::fs::remove_file(m.path("tollgate.cedarschema")).unwrap();
+    let (code, _, err) = validate(&m);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot read"), "{err}");
+}
+
+#[test]
+fn test_runs_the_shipped_policy_tests() {
+    let tests = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/tests");
+    let (code, out, err) = run_cli(&["test", tests]);
+    assert_eq!(code, 0, "{out}{err}");
+    let last = out.lines().last().unwrap();
+    assert!(last.ends_with("passed, 0 failed"), "{last}");
+    assert!(
+        out.contains("case primary owner delete_org ... ok"),
+        "{out}"
+    );
+}
+
+#[test]
+fn test_reports_a_failing_case_with_a_diff_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.yaml");
+    std::fs::write(
+        &file,
+        r#"
+orgs:
+  acme: {plan: free, primary_owner: alice, members: {mia: member}}
+cases:
+  - name: right
+    principal: User:mia
+    action: view_org
+    resource: Org:acme
+    expect: allow
+  - name: wrong on purpose
+    principal: User:mia
+    action: view_audit_logs
+    resource: Org:acme
+    expect: payment_required
+    required_plan: enterprise
+"#,
+    )
+    .unwrap();
+    let (code, out, _) = run_cli(&["test", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("case right ... ok"), "{out}");
+    assert!(out.contains("case wrong on purpose ... FAILED"), "{out}");
+    assert!(
+        out.contains("- decision: payment_required\n+ decision: deny"),
+        "{out}"
+    );
+    assert!(
+        out.contains("- required_plan: Some(\"enterprise\")\n+ required_plan: None"),
+        "{out}"
+    );
+    assert_eq!(out.lines().last().unwrap(), "1 passed, 1 failed");
+    // A malformed file is a failure, not a pass.
+    std::fs::write(&file, "cases: [{name: x, principal: 3}]").unwrap();
+    let (code, out, _) = run_cli(&["test", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out.lines().last().unwrap(), "0 passed, 1 failed");
+}
+
+#[test]
+fn check_answers_and_explains_against_a_store_file() {
+    let app = TestApp::spawn();
+    app.org("acme", "free", "alice");
+    app.member("acme", "mia", "member");
+    let db = app.db_path();
+    let db = db.to_str().unwrap();
+    let (code, out, _) = run_cli(&[
+        "check",
+        "--db",
+        db,
+        "--principal",
+        "User:mia",
+        "--action",
+        "view_org",
+        "--resource",
+        "Org:acme",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let answer: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(answer["decision"], "allow");
+    assert_eq!(answer["reasons"], json!(["org.read"]));
+
+    let (code, out, _) = run_cli(&[
+        "check",
+        "--db",
+        db,
+        "--principal",
+        "User::\"alice\"",
+        "--action",
+        "view_audit_logs",
+        "--resource",
+        "Org::\"acme\"",
+        "--explain",
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("decision: payment_required (402)"), "{out}");
+    assert!(
+        out.contains("gate.feature.audit_logs  (plan_gates.cedar:"),
+        "{out}"
+    );
+    assert!(out.contains("plan gate: feature `audit_logs`"), "{out}");
+    assert!(out.contains("allowed under: `enterprise`"), "{out}");
+
+    let (code, out, _) = run_cli(&[
+        "check",
+        "--db",
+        db,
+        "--principal",
+        "User:mia",
+        "--action",
+        "invite_user",
+        "--resource",
+        "Org:acme",
+        "--context",
+        r#"{"role": "member"}"#,
+        "--explain",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no policy permits it"), "{out}");
+
+    let (code, out, _) = run_cli(&[
+        "check",
+        "--db",
+        db,
+        "--principal",
+        "User:alice",
+        "--action",
+        "invite_user",
+        "--resource",
+        "Org:acme",
+        "--context",
+        r#"{"role": "admin"}"#,
+        "--explain",
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("usage:    seat:admin 1 of 1"), "{out}");
+
+    let (code, _, err) = run_cli(&[
+        "check",
+        "--db",
+        "/nonexistent/x.db",
+        "--principal",
+        "User:a",
+        "--action",
+        "view_org",
+        "--resource",
+        "Org:a",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no database"), "{err}");
+    let (code, _, err) = run_cli(&[
+        "check",
+        "--db",
+        db,
+        "--principal",
+        "alice",
+        "--action",
+        "view_org",
+        "--resource",
+        "Org:acme",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("must look like"), "{err}");
+}
