@@ -2,6 +2,7 @@
 //! admin's tools `validate`, `test` and `check`, which work on files without a daemon.
 
 pub mod check;
+pub mod import;
 pub mod test;
 
 use std::io::Write;
@@ -45,6 +46,8 @@ pub enum Command {
     Test(TestArgs),
     /// Answer one decision against a store file, optionally explaining why.
     Check(CheckArgs),
+    /// Bulk-load JSON lines (orgs, members, workspaces, entities, ...) in one transaction.
+    Import(import::ImportArgs),
 }
 
 /// Where the model comes from; each part defaults to the embedded one.
@@ -71,13 +74,9 @@ impl ModelArgs {
         }
     }
 
-    /// Reads and builds the model, printing its warnings to stderr.
+    /// Reads and builds the model.
     pub fn load(&self) -> Result<Model> {
-        let model = Model::build(&ModelSources::read(&self.paths())?)?;
-        for w in &model.warnings {
-            eprintln!("{w}");
-        }
-        Ok(model)
+        Model::build(&ModelSources::read(&self.paths())?)
     }
 }
 
@@ -88,6 +87,9 @@ pub type Exit = u8;
 pub fn validate(args: &ModelArgs) -> Exit {
     match args.load() {
         Ok(model) => {
+            for w in &model.warnings {
+                eprintln!("{w}");
+            }
             println!("ok: {}", model.summary());
             0
         }

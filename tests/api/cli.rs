@@ -254,3 +254,82 @@ fn check_answers_and_explains_against_a_store_file() {
     assert_eq!(code, 1);
     assert!(err.contains("must look like"), "{err}");
 }
+
+#[test]
+fn import_loads_json_lines_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let data = dir.path().join("d.jsonl");
+    let good = [
+        json!({"org": {"id": "acme", "plan": "starter", "primary_owner": "alice"}}),
+        json!({"member": {"org": "acme", "user": "bob", "role": "admin"}}),
+        json!({"invitation": {"org": "acme", "id": "i1", "email": "c@x.io", "role": "member", "expires_at": "2099-01-01T00:00:00Z"}}),
+        json!({"workspace": {"org": "acme", "id": "ws1", "name": "One"}}),
+        json!({"workspace_member": {"workspace": "ws1", "user": "bob", "permissions": {"can_create_agents": true}}}),
+        json!({"role": {"org": "acme", "name": "auditor", "level": 35, "permissions": ["audit.read"]}}),
+        json!({"member": {"org": "acme", "user": "aud", "role": "auditor"}}),
+        json!({"usage": {"org": "acme", "resource_type": "quota:project", "current": 4}}),
+        json!({"entity": {"uid": {"type": "Project", "id": "p1"}, "attrs": {}, "parents": [{"type": "Org", "id": "acme"}]}}),
+    ];
+    let text: String = good.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&data, &text).unwrap();
+    let (code, out, err) = run_cli(&[
+        "import",
+        data.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("imported 9 records"), "{out}");
+    let (code, out, _) = run_cli(&[
+        "check",
+        "--db",
+        db.to_str().unwrap(),
+        "--principal",
+        "User:bob",
+        "--action",
+        "create_agent",
+        "--resource",
+        "Workspace:ws1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+
+    // A bad line aborts the whole file: nothing of it is written.
+    let db2 = dir.path().join("t2.db");
+    let bad = format!(
+        "{text}{}\n",
+        json!({"member": {"org": "acme", "user": "zed", "role": "wizard"}})
+    );
+    std::fs::write(&data, bad).unwrap();
+    let (code, _, err) = run_cli(&[
+        "import",
+        data.to_str().unwrap(),
+        "--db",
+        db2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("line 10") && err.contains("wizard"), "{err}");
+    let (code, out, _) = run_cli(&[
+        "check",
+        "--db",
+        db2.to_str().unwrap(),
+        "--principal",
+        "User:alice",
+        "--action",
+        "view_org",
+        "--resource",
+        "Org:acme",
+    ]);
+    assert_eq!(code, 2, "the org of line 1 was not kept: {out}");
+    std::fs::write(&data, "{\"org\": {\"id\": \"x\"}}\n").unwrap();
+    assert_eq!(
+        run_cli(&[
+            "import",
+            data.to_str().unwrap(),
+            "--db",
+            db2.to_str().unwrap()
+        ])
+        .0,
+        1
+    );
+}

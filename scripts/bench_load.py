@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Load benchmark: Tollgate against the HTTP floor, at 1k and 1M entities, two request mixes.
+
+Run through scripts/bench-load.sh (which builds the release binaries). The server gets core 0
+and one worker, wrk gets core 1; a writer streams data writes during every Tollgate run so
+caches are exercised. Prints one table and writes it to BENCHMARKS.md.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOLLGATE = os.path.join(ROOT, "target/release/tollgate")
+BASELINE = os.path.join(ROOT, "target/release/examples/baseline")
+WRK_DIR = os.path.join(ROOT, "scripts/wrk")
+ADMIN = "bench-admin-token-0123456789"
+CLK = os.sysconf("SC_CLK_TCK")
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+ap.add_argument("--connections", type=int, default=16)
+ap.add_argument("--big-orgs", type=int, default=50_000)
+ap.add_argument("--big-users", type=int, default=900_000)
+ap.add_argument("--big-workspaces", type=int, default=50_000)
+ap.add_argument("--writes-per-sec", type=int, default=50)
+ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+ap.add_argument("--work", default=None, help="directory for the stores (default: a temp dir)")
+args = ap.parse_args()
+
+work = args.work or tempfile.mkdtemp(prefix="tollgate-bench-")
+os.makedirs(work, exist_ok=True)
+SIZES = {
+    "1k": (50, 900, 50),
+    "1M": (args.big_orgs, args.big_users, args.big_workspaces),
+}
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def seed(name, dims):
+    db = os.path.join(work, f"{name}.db")
+    if os.path.exists(db):
+        return db
+    data = os.path.join(work, f"{name}.jsonl")
+    with open(data, "w") as f:
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts/gen_data.py"),
+                        "--orgs", str(dims[0]), "--users", str(dims[1]), "--workspaces", str(dims[2])],
+                       stdout=f, check=True)
+    out = subprocess.run([TOLLGATE, "import", data, "--db", db], capture_output=True, text=True, check=True)
+    log(f"seeded {name}: {out.stdout.strip()}")
+    return db
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def wait_ready(url, timeout=30.0):
+    start = time.time()
+    while time.time() - start < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return time.time() - start
+        except Exception:
+            time.sleep(0.005)
+    raise RuntimeError(f"{url} not ready")
+
+
+class Server:
+    def __init__(self, kind, db=None, port=18181):
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, TOLLGATE_ADMIN_TOKEN=ADMIN, TOLLGATE_LOG="warn")
+        if kind == "baseline":
+            cmd = ["taskset", "-c", "0", BASELINE, f"127.0.0.1:{port}"]
+            ready = f"{self.base}/v1/authorize"
+        else:
+            cmd = ["taskset", "-c", "0", TOLLGATE, "serve", "--listen", f"127.0.0.1:{port}", "--db", db, "--workers", "1"]
+            ready = f"{self.base}/readyz"
+        t0 = time.time()
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if kind == "baseline":
+            while True:
+                try:
+                    urllib.request.urlopen(urllib.request.Request(ready, data=b"{}", headers={"Content-Type": "application/json"}), timeout=1)
+                except urllib.error.HTTPError:
+                    break
+                except Exception:
+                    time.sleep(0.005)
+            self.startup = time.time() - t0
+        else:
+            self.startup = wait_ready(ready) + 0.0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Writer(threading.Thread):
+    """Streams data writes (app usage counters) during a run."""
+
+    def __init__(self, base, orgs, per_sec):
+        super().__init__(daemon=True)
+        self.base, self.orgs, self.per_sec = base, orgs, per_sec
+        self.stop_flag = threading.Event()
+        self.count = 0
+
+    def run(self):
+        import random
+        rnd = random.Random(3)
+        while not self.stop_flag.is_set():
+            o = rnd.randrange(self.orgs)
+            body = json.dumps({"current": rnd.randrange(0, 5)}).encode()
+            req = urllib.request.Request(f"{self.base}/v1/orgs/o{o}/usage/quota:project", data=body, method="PUT",
+                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN}"})
+            try:
+                urllib.request.urlopen(req, timeout=2).read()
+                self.count += 1
+            except Exception as e:
+                log("write failed:", e)
+            self.stop_flag.wait(1.0 / self.per_sec)
+
+
+def to_ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    n, u = float(m.group(1)), m.group(2)
+    return n / 1000 if u == "us" else n * 1000 if u == "s" else n
+
+
+def wrk(server, script, dims, rate=0):
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
+           "-s", os.path.join(WRK_DIR, script), server.base,
+           "--", str(dims[0]), str(dims[1]), str(dims[2]), "1", str(rate), str(args.connections)]
+    t0 = cpu_ticks(server.proc.pid)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    ticks = cpu_ticks(server.proc.pid) - t0
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50": to_ms(lat["50"]),
+        "p99": to_ms(lat["99"]),
+        "cpu_us": ticks / CLK * 1e6 / max(total, 1),
+        "non2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def run_case(kind, script, size=None, rate=0, writes=True):
+    dims = SIZES[size or "1k"]
+    db = seed(size, dims) if kind == "tollgate" else None
+    s = Server(kind, db)
+    writer = None
+    try:
+        # Warm up, then measure.
+        subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c4", "-d2s", "-s", os.path.join(WRK_DIR, script), s.base,
+                        "--", str(dims[0]), str(dims[1]), str(dims[2]), "2"], capture_output=True, check=True)
+        if kind == "tollgate" and writes:
+            writer = Writer(s.base, dims[0], args.writes_per_sec)
+            writer.start()
+        r = wrk(s, script, dims, rate)
+        r["rss_mib"] = rss_kib(s.proc.pid) / 1024
+        r["startup_ms"] = s.startup * 1000
+        r["writes"] = writer.count if writer else 0
+        return r
+    finally:
+        if writer:
+            writer.stop_flag.set()
+            writer.join()
+        s.stop()
+
+
+def main():
+    for tool in ["wrk", "taskset"]:
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing (apt-get install wrk util-linux)")
+    rows = []
+    results = {}
+    for mix, script in [("distinct", "distinct.lua"), ("repeating", "repeating.lua")]:
+        log(f"baseline {mix}")
+        results[("baseline", mix)] = run_case("baseline", script)
+        for size in ["1k", "1M"]:
+            log(f"tollgate {size} {mix}")
+            results[(size, mix)] = run_case("tollgate", script, size)
+    log("tollgate batch of 50")
+    results[("1k", "batch")] = run_case("tollgate", "batch.lua", "1k")
+    results[("1M", "batch")] = run_case("tollgate", "batch.lua", "1M")
+    results[("baseline", "batch")] = run_case("baseline", "batch.lua")
+    # p99 at half of Tollgate's peak, fixed rate.
+    for size in ["1k", "1M"]:
+        peak = results[(size, "distinct")]["rps"]
+        log(f"tollgate {size} distinct at half peak ({peak / 2:.0f} rps)")
+        results[(size, "half")] = run_case("tollgate", "distinct.lua", size, rate=peak / 2)
+
+    def row(name, r, per=1):
+        return f"| {name} | {r['rps'] * per:,.0f} | {r['p50']:.3f} | {r['p99']:.3f} | {r['cpu_us'] / per:.1f} | {r['non2xx']} |"
+
+    lines = []
+    lines.append("| run | decisions/s | p50 ms | p99 ms | server CPU µs/decision | non-2xx |")
+    lines.append("|---|---|---|---|---|---|")
+    for mix in ["distinct", "repeating"]:
+        lines.append(row(f"baseline, {mix}", results[("baseline", mix)]))
+        for size in ["1k", "1M"]:
+            lines.append(row(f"tollgate {size}, {mix}", results[(size, mix)]))
+    lines.append(row("baseline, batch of 50", results[("baseline", "batch")], 50))
+    for size in ["1k", "1M"]:
+        lines.append(row(f"tollgate {size}, batch of 50", results[(size, "batch")], 50))
+    for size in ["1k", "1M"]:
+        lines.append(row(f"tollgate {size}, distinct at half peak (fixed rate)", results[(size, "half")]))
+    ratios = []
+    for mix in ["distinct", "repeating"]:
+        b = results[("baseline", mix)]["rps"]
+        for size in ["1k", "1M"]:
+            ratios.append(f"- Tollgate {size} / baseline, {mix}: {results[(size, mix)]['rps'] / b:.2f}")
+        ratios.append(f"- per-decision CPU 1M / 1k, {mix}: {results[('1M', mix)]['cpu_us'] / results[('1k', mix)]['cpu_us']:.2f}")
+    ratios.append(f"- resident memory serving the 1M store: {results[('1M', 'distinct')]['rss_mib']:.0f} MiB")
+    ratios.append(f"- start-up to ready with the 1M store: {results[('1M', 'distinct')]['startup_ms']:.0f} ms")
+    writes = sum(r.get("writes", 0) for r in results.values())
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+    except OSError:
+        pass
+    header = (f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores ({cpu}), "
+              f"{platform.system()} {platform.release()}; server pinned to core 0 with one worker, wrk on core 1, "
+              f"{args.connections} connections, {args.duration} s per run, {args.writes_per_sec} data writes/s during every "
+              f"Tollgate run ({writes} in all). Stores: 1k = {sum(SIZES['1k'])} entities, "
+              f"1M = {sum(SIZES['1M'])} entities (scripts/gen_data.py).")
+    table = "\n".join(lines)
+    print(header)
+    print(table)
+    print("\n".join(ratios))
+    with open(args.out, "w") as f:
+        f.write("# Benchmarks\n\nProduced by `scripts/bench-load.sh`; rerun it after any change to the decision path.\n\n")
+        f.write(header + "\n\n" + table + "\n\n" + "\n".join(ratios) + "\n")
+    json.dump({f"{k[0]}/{k[1]}": v for k, v in results.items()}, open(os.path.join(work, "results.json"), "w"), indent=1)
+
+
+main()
