@@ -4,6 +4,7 @@
 //! A decision is a value, never an error: only bad input (422) and infrastructure failures
 //! (503) are `Err`. Every error inside evaluation turns the answer into a deny.
 
+pub mod cache;
 mod model;
 pub mod slice;
 pub mod watch;
@@ -106,6 +107,7 @@ pub struct Engine {
     store: Store,
     settings: EngineSettings,
     reload: parking_lot::Mutex<ReloadStatus>,
+    cache: cache::DecisionCache,
 }
 
 /// What the last reload attempt did, for `GET /v1/policies`.
@@ -136,6 +138,7 @@ impl Engine {
             store,
             settings,
             reload: parking_lot::Mutex::new(ReloadStatus::default()),
+            cache: cache::DecisionCache::default(),
         }
     }
 
@@ -233,6 +236,26 @@ impl Engine {
     /// Answers one decision request.
     pub fn decide(&self, input: &DecisionInput) -> Result<Decision> {
         let model = self.model.load();
+        // Fail closed before anything, cached answers included.
+        if !self.store.check_health() {
+            return Err(Error::StoreUnavailable(self.store.health_reason()));
+        }
+        let now = now_unix();
+        let key = cache::Key(format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            input.principal,
+            input.action,
+            input.resource,
+            input
+                .context
+                .as_ref()
+                .map(Value::to_string)
+                .unwrap_or_default(),
+            Value::Array(input.entities.clone())
+        ));
+        if let Some(d) = self.cache.get(&key, model.generation, &self.store, now) {
+            return Ok(d);
+        }
         let Some(am) = model.action(&input.action) else {
             return Err(Error::invalid(
                 "UNKNOWN_ACTION",
@@ -252,9 +275,10 @@ impl Engine {
         .map_err(|e| Error::invalid("INVALID_REQUEST", render(&e)))?;
         let provided = Self::parse_entities(&model, &input.entities)?;
         let template = self.upgrade_template(&model);
-        let ctx = self.org_ctx(&model, &template, now_unix());
+        let ctx = self.org_ctx(&model, &template, now);
         let slice = self.store.read(|r| {
             slice::build(
+                &self.store,
                 &model,
                 r,
                 ctx,
@@ -264,7 +288,15 @@ impl Engine {
                 provided,
             )
         })?;
-        self.judge(&model, am, &request, &slice, &template)
+        let decision = self.judge(&model, am, &request, &slice, &template)?;
+        self.cache.put(
+            key,
+            model.generation,
+            slice.deps,
+            slice.valid_until,
+            decision.clone(),
+        );
+        Ok(decision)
     }
 
     /// Judges every action the schema allows for this principal and resource type.
@@ -298,9 +330,18 @@ impl Engine {
             .collect();
         actions.sort_by_key(|a| a.to_string());
         actions.dedup();
-        let slice = self
-            .store
-            .read(|r| slice::build(&model, r, ctx, principal, resource, ctx_json, provided))?;
+        let slice = self.store.read(|r| {
+            slice::build(
+                &self.store,
+                &model,
+                r,
+                ctx,
+                principal,
+                resource,
+                ctx_json,
+                provided,
+            )
+        })?;
         let mut out = Vec::with_capacity(actions.len());
         for action in actions {
             let name = action.id().unescaped().to_string();

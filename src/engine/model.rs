@@ -204,6 +204,8 @@ pub struct Model {
     pub entity_types: usize,
     /// Rendered warnings (schema, validator, catalog entries no policy names).
     pub warnings: Vec<String>,
+    /// Unique per build, so caches can tell one loaded model from the next.
+    pub generation: u64,
     /// Whether the schema is built on Tollgate's org model (declares `Org`, `Plan` and
     /// `RoleSet`): then those types and the `User` views come from the store only.
     pub org_model: bool,
@@ -351,7 +353,9 @@ impl Model {
         let org_model = ["Org", "Plan", "RoleSet"]
             .iter()
             .all(|t| declared.contains(*t));
+        static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Model {
+            generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             org_model,
             entity_types: schema.entity_types().count(),
             schema,

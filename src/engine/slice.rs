@@ -20,6 +20,10 @@ pub const MAX_SLICE: usize = 10_000;
 pub struct Slice {
     /// Every entity except the org and its plan.
     pub entities: Vec<Entity>,
+    /// The version stripes of every uid looked up (found or not), as seen before reading.
+    pub deps: Vec<(usize, u64)>,
+    /// Until when the slice holds without a write (see `OrgState::valid_until`).
+    pub valid_until: i64,
     /// The org the request is about, when the store knows it.
     pub org: Option<OrgState>,
     /// Things the caller should know (unknown principal, ignored request entity).
@@ -98,6 +102,8 @@ struct Fetched {
 }
 
 struct Builder<'m, 'r, 'c> {
+    store: &'m crate::store::Store,
+    deps: Vec<(usize, u64)>,
     reader: &'r Reader<'c>,
     ctx: OrgCtx<'m>,
     provided: HashMap<EntityUid, (Entity, Value)>,
@@ -112,6 +118,10 @@ impl Builder<'_, '_, '_> {
     fn fetch(&mut self, u: &EntityUid) -> Result<Option<Fetched>> {
         let tname = u.type_name().to_string();
         let id = u.id().unescaped();
+        // The version is taken before the read: a write committing meanwhile makes this
+        // slice's cached decision stale, never the reverse.
+        let stripe = crate::store::stripe(&tname, id);
+        self.deps.push((stripe, self.store.stripe_version(stripe)));
         if tname == "Org" {
             if let Some(state) = self.reader.org_state(self.ctx, id)? {
                 return Ok(Some(Fetched {
@@ -306,6 +316,7 @@ impl Builder<'_, '_, '_> {
 /// Builds the slice for one request.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
+    store: &crate::store::Store,
     model: &Model,
     reader: &Reader<'_>,
     ctx: OrgCtx<'_>,
@@ -315,6 +326,8 @@ pub fn build(
     provided: Vec<(Entity, Value)>,
 ) -> Result<Slice> {
     let mut b = Builder {
+        store,
+        deps: Vec::new(),
         reader,
         ctx,
         provided: provided
@@ -451,10 +464,13 @@ pub fn build(
             }
         }
     }
+    let valid_until = org.as_ref().map(|o| o.valid_until).unwrap_or(i64::MAX);
     Ok(Slice {
         entities,
         org,
         warnings: b.warnings,
+        deps: b.deps,
+        valid_until,
     })
 }
 

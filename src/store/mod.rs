@@ -44,6 +44,8 @@ struct Inner {
     identity: (u64, u64),
     /// Bumped after every committed write; lets caches tell stale from fresh.
     version: AtomicU64,
+    /// Per-stripe versions, bumped after a commit that changed data filed under the stripe.
+    stripes: Box<[AtomicU64]>,
 }
 
 fn pragmas(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
@@ -77,6 +79,7 @@ impl Store {
                 health_reason: Mutex::new(String::new()),
                 identity: (meta.dev(), meta.ino()),
                 version: AtomicU64::new(1),
+                stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             }),
         };
         store.check_health();
@@ -91,6 +94,11 @@ impl Store {
     /// Monotonic counter of committed writes.
     pub fn version(&self) -> u64 {
         self.inner.version.load(Ordering::Acquire)
+    }
+
+    /// The current version of a stripe (see [`stripe`]).
+    pub fn stripe_version(&self, stripe: usize) -> u64 {
+        self.inner.stripes[stripe & (STRIPES - 1)].load(Ordering::Acquire)
     }
 
     /// Whether the last health check found the file present, ours and writable.
@@ -207,14 +215,22 @@ impl Store {
         }
         let mut conn = self.inner.writer.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&Writer {
+        let writer = Writer {
             reader: Reader { conn: &tx },
-        })?;
+            touched: Default::default(),
+        };
+        let out = f(&writer)?;
+        let touched = writer.touched.into_inner();
         // Re-check just before committing: a commit into a deleted file is a lost write.
         if !self.check_health() {
             return Err(self.unavailable());
         }
         tx.commit()?;
+        // After the commit and before the answer: a decision that read the old data recorded
+        // the old version, so its cached result is seen as stale from here on.
+        for s in touched {
+            self.inner.stripes[s].fetch_add(1, Ordering::AcqRel);
+        }
         self.inner.version.fetch_add(1, Ordering::AcqRel);
         Ok(out)
     }
@@ -256,6 +272,28 @@ pub struct Reader<'a> {
 /// Write access inside one `BEGIN IMMEDIATE` transaction; reads see the transaction's writes.
 pub struct Writer<'a> {
     reader: Reader<'a>,
+    /// Version stripes of the data this transaction changed, bumped after it commits.
+    touched: std::cell::RefCell<Vec<usize>>,
+}
+
+impl Writer<'_> {
+    /// Records that the entity `etype::id` (or, for `Org`, anything of that org) changed.
+    pub fn touch(&self, etype: &str, id: &str) {
+        self.touched.borrow_mut().push(stripe(etype, id));
+    }
+}
+
+/// Number of version stripes: a fixed table, so memory does not grow with the data; two keys
+/// sharing a stripe only cost an extra recomputation, never a stale answer.
+const STRIPES: usize = 1 << 16;
+
+/// The version stripe of an entity uid (an org's data is filed under its `Org` uid).
+pub fn stripe(etype: &str, id: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    etype.hash(&mut h);
+    id.hash(&mut h);
+    (h.finish() as usize) & (STRIPES - 1)
 }
 
 impl<'a> std::ops::Deref for Writer<'a> {

@@ -35,6 +35,9 @@ pub struct OrgState {
     pub effective_plan: String,
     /// Current usage by resource type (every catalog type present).
     pub usage: BTreeMap<String, i64>,
+    /// Until when (unix seconds) this state holds without a write: the next pending
+    /// invitation expiry or the end of a past-due grace period; `i64::MAX` when nothing expires.
+    pub valid_until: i64,
 }
 
 impl OrgState {
@@ -95,11 +98,23 @@ impl Reader<'_> {
         for (rt, n) in self.app_usage(org)? {
             usage.insert(rt, n);
         }
+        let mut valid_until = self
+            .next_invitation_expiry(org, ctx.now)?
+            .unwrap_or(i64::MAX);
+        if status == SubscriptionStatus::PastDue {
+            if let Some(since) = row.past_due_since {
+                let end = since.saturating_add(ctx.grace_secs);
+                if end > ctx.now {
+                    valid_until = valid_until.min(end);
+                }
+            }
+        }
         let mut state = OrgState {
             row,
             roles,
             effective_plan: effective,
             usage,
+            valid_until,
         };
         let counters = self.counters(org)?;
         let pending = self.pending_invitations_by_role(org, ctx.now)?;

@@ -135,6 +135,15 @@ impl Reader<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The earliest expiry among an org's invitations still pending at `now`: until then the
+    /// org's seat count cannot change without a write.
+    pub fn next_invitation_expiry(&self, org: &str, now: i64) -> Result<Option<i64>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT MIN(expires_at) FROM invitations WHERE org = ?1 AND expires_at > ?2",
+        )?;
+        Ok(st.query_row(params![org, now], |r| r.get(0))?)
+    }
+
     /// One invitation.
     pub fn invitation(&self, org: &str, id: &str) -> Result<Option<InvitationRow>> {
         let mut st = self.conn.prepare_cached(
@@ -266,8 +275,19 @@ impl Reader<'_> {
 }
 
 impl Writer<'_> {
+    /// Workspace membership is part of its org's data: a change invalidates what was derived
+    /// from the org.
+    fn touch_workspace_org(&self, ws: &str) -> Result<()> {
+        if let Some(w) = self.workspace(ws)? {
+            self.touch("Org", &w.org);
+        }
+        self.touch("Workspace", ws);
+        Ok(())
+    }
+
     /// Inserts or replaces a generic entity.
     pub fn put_entity(&self, etype: &str, eid: &str, json: &str) -> Result<()> {
+        self.touch(etype, eid);
         self.conn
             .prepare_cached(
                 "INSERT INTO entities (etype, eid, json) VALUES (?1, ?2, ?3) \
@@ -279,6 +299,7 @@ impl Writer<'_> {
 
     /// Deletes a generic entity; whether it existed.
     pub fn delete_entity(&self, etype: &str, eid: &str) -> Result<bool> {
+        self.touch(etype, eid);
         let n = self
             .conn
             .prepare_cached("DELETE FROM entities WHERE etype = ?1 AND eid = ?2")?
@@ -288,6 +309,7 @@ impl Writer<'_> {
 
     /// Inserts or updates an org row.
     pub fn put_org(&self, org: &OrgRow, now: i64) -> Result<()> {
+        self.touch("Org", &org.id);
         self.conn
             .prepare_cached(
                 "INSERT INTO orgs (id, plan, status, past_due_since, primary_owner, created_at, updated_at) \
@@ -309,6 +331,7 @@ impl Writer<'_> {
 
     /// Adds `delta` to one counter.
     pub fn bump_counter(&self, org: &str, key: &str, delta: i64) -> Result<()> {
+        self.touch("Org", org);
         self.conn
             .prepare_cached(
                 "INSERT INTO counters (org, key, n) VALUES (?1, ?2, ?3) \
@@ -326,6 +349,7 @@ impl Writer<'_> {
         role: &str,
         now: i64,
     ) -> Result<Option<String>> {
+        self.touch("Org", org);
         let old = self.member_role(org, user)?;
         self.conn
             .prepare_cached(
@@ -344,6 +368,7 @@ impl Writer<'_> {
 
     /// Removes a member and their workspace access in the org; returns the removed role.
     pub fn delete_member(&self, org: &str, user: &str) -> Result<Option<String>> {
+        self.touch("Org", org);
         let old = self.member_role(org, user)?;
         if let Some(role) = &old {
             self.conn
@@ -362,6 +387,7 @@ impl Writer<'_> {
 
     /// Inserts or replaces an invitation.
     pub fn put_invitation(&self, org: &str, inv: &InvitationRow, now: i64) -> Result<()> {
+        self.touch("Org", org);
         self.conn
             .prepare_cached(
                 "INSERT INTO invitations (org, id, email, role, expires_at, created_at) \
@@ -381,6 +407,7 @@ impl Writer<'_> {
 
     /// Deletes an invitation; whether it existed.
     pub fn delete_invitation(&self, org: &str, id: &str) -> Result<bool> {
+        self.touch("Org", org);
         let n = self
             .conn
             .prepare_cached("DELETE FROM invitations WHERE org = ?1 AND id = ?2")?
@@ -390,6 +417,8 @@ impl Writer<'_> {
 
     /// Inserts or renames a workspace; whether it is new.
     pub fn put_workspace(&self, ws: &WorkspaceRow, now: i64) -> Result<bool> {
+        self.touch("Org", &ws.org);
+        self.touch("Workspace", &ws.id);
         let existed = self.workspace(&ws.id)?.is_some();
         self.conn
             .prepare_cached(
@@ -405,6 +434,8 @@ impl Writer<'_> {
 
     /// Deletes a workspace and its member rows; whether it existed.
     pub fn delete_workspace(&self, org: &str, id: &str) -> Result<bool> {
+        self.touch("Org", org);
+        self.touch("Workspace", id);
         let n = self
             .conn
             .prepare_cached("DELETE FROM workspaces WHERE id = ?1 AND org = ?2")?
@@ -420,6 +451,7 @@ impl Writer<'_> {
 
     /// Sets a user's access to a workspace.
     pub fn put_workspace_access(&self, ws: &str, user: &str, a: &WorkspaceAccessRow) -> Result<()> {
+        self.touch_workspace_org(ws)?;
         self.conn
             .prepare_cached(
                 "INSERT INTO workspace_members (workspace, user, role, can_create_agents, \
@@ -444,6 +476,7 @@ impl Writer<'_> {
 
     /// Removes a user's access to a workspace; whether it existed.
     pub fn delete_workspace_access(&self, ws: &str, user: &str) -> Result<bool> {
+        self.touch_workspace_org(ws)?;
         let n = self
             .conn
             .prepare_cached("DELETE FROM workspace_members WHERE workspace = ?1 AND user = ?2")?
@@ -453,6 +486,7 @@ impl Writer<'_> {
 
     /// Inserts or replaces a custom role.
     pub fn put_custom_role(&self, org: &str, role: &CustomRoleRow) -> Result<()> {
+        self.touch("Org", org);
         let perms = serde_json::to_string(&role.permissions)
             .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
         self.conn
@@ -467,6 +501,7 @@ impl Writer<'_> {
 
     /// Sets an app-owned usage counter.
     pub fn set_app_usage(&self, org: &str, resource_type: &str, current: i64) -> Result<()> {
+        self.touch("Org", org);
         self.conn
             .prepare_cached(
                 "INSERT INTO usage (org, resource_type, current) VALUES (?1, ?2, ?3) \

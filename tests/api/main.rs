@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod cache;
 mod cli;
 mod data_api;
 mod default_model;

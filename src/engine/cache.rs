@@ -1,0 +1,88 @@
+//! A cache of whole decisions, for the requests a proxy repeats (same user, same routes).
+//!
+//! An entry is served only while everything it was computed from is unchanged: the same
+//! model generation, the same version of every entity and org it looked up (found or not),
+//! and the clock before the first moment its org's data changes by itself (an invitation
+//! expiring, a grace period ending). A write bumps the versions before it is acknowledged, so
+//! an answer after an acknowledged write or a reload is never a cached stale one.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::Decision;
+use crate::store::Store;
+
+const SHARDS: usize = 16;
+/// Entries per shard; a full shard is emptied (cheap, and the hot set refills at once).
+const SHARD_CAPACITY: usize = 8192;
+
+/// The request, as the decision depends on it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Key(pub String);
+
+struct Entry {
+    generation: u64,
+    deps: Vec<(usize, u64)>,
+    valid_until: i64,
+    decision: Decision,
+}
+
+/// Sharded map of cached decisions.
+pub struct DecisionCache {
+    shards: Vec<Mutex<HashMap<Key, Arc<Entry>>>>,
+}
+
+impl Default for DecisionCache {
+    fn default() -> Self {
+        DecisionCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+}
+
+fn shard_of(key: &Key) -> usize {
+    let mut h = std::hash::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() as usize) % SHARDS
+}
+
+impl DecisionCache {
+    /// A cached decision still valid for this model generation, store and time.
+    pub fn get(&self, key: &Key, generation: u64, store: &Store, now: i64) -> Option<Decision> {
+        let entry = self.shards[shard_of(key)].lock().get(key).cloned()?;
+        let fresh = entry.generation == generation
+            && now < entry.valid_until
+            && entry
+                .deps
+                .iter()
+                .all(|(s, v)| store.stripe_version(*s) == *v);
+        fresh.then(|| entry.decision.clone())
+    }
+
+    /// Remembers a decision with what it was computed from.
+    pub fn put(
+        &self,
+        key: Key,
+        generation: u64,
+        deps: Vec<(usize, u64)>,
+        valid_until: i64,
+        decision: Decision,
+    ) {
+        let mut shard = self.shards[shard_of(&key)].lock();
+        if shard.len() >= SHARD_CAPACITY {
+            shard.clear();
+        }
+        shard.insert(
+            key,
+            Arc::new(Entry {
+                generation,
+                deps,
+                valid_until,
+                decision,
+            }),
+        );
+    }
+}

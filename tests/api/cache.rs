@@ -1,0 +1,140 @@
+//! Repeated decisions are served from a cache; an acknowledged write, a reload or the clock
+//! (an invitation expiring) must change the very next answer. Each test asks the same question
+//! several times first, so a cached answer exists when the data changes.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{in_secs, req, ModelCopy, TestApp};
+
+fn ask_often(app: &TestApp, r: &Value) -> Value {
+    let first = app.authorize(r.clone());
+    for _ in 0..3 {
+        assert_eq!(
+            app.authorize(r.clone()),
+            first,
+            "a repeated question gets the same answer"
+        );
+    }
+    first
+}
+
+#[test]
+fn every_kind_of_write_is_seen_by_the_next_decision() {
+    let app = TestApp::spawn();
+    app.org("acme", "free", "alice");
+    app.member("acme", "mia", "member");
+    // Role change.
+    let audit = req("mia", "create_workspace", ("Org", "acme"), json!({}));
+    assert_eq!(ask_often(&app, &audit)["decision"], "deny");
+    app.member("acme", "mia", "admin");
+    assert_eq!(app.authorize(audit.clone())["decision"], "allow");
+    // Plan change.
+    let logs = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
+    assert_eq!(ask_often(&app, &logs)["decision"], "payment_required");
+    app.ok("PUT", "/v1/orgs/acme", json!({"plan": "enterprise"}));
+    assert_eq!(app.authorize(logs.clone())["decision"], "allow");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme",
+        json!({"plan": "free", "subscription_status": "active"}),
+    );
+    // Usage counter.
+    let project = req("alice", "create_project", ("Org", "acme"), json!({}));
+    assert_eq!(ask_often(&app, &project)["decision"], "allow");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:project",
+        json!({"current": 3}),
+    );
+    assert_eq!(
+        app.authorize(project.clone())["decision"],
+        "payment_required"
+    );
+    // Workspace creation and membership.
+    let view = req("mia", "view_workspace", ("Workspace", "ws1"), json!({}));
+    assert_eq!(ask_often(&app, &view)["decision"], "deny");
+    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
+    assert_eq!(
+        app.authorize(view.clone())["decision"],
+        "allow",
+        "mia is an admin now"
+    );
+    app.member("acme", "vic", "viewer");
+    let vic_view = req("vic", "view_workspace", ("Workspace", "ws1"), json!({}));
+    assert_eq!(ask_often(&app, &vic_view)["decision"], "deny");
+    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/vic", json!({}));
+    assert_eq!(app.authorize(vic_view.clone())["decision"], "allow");
+    assert_eq!(
+        app.admin("DELETE", "/v1/orgs/acme/workspaces/ws1/members/vic", None)
+            .status,
+        204
+    );
+    assert_eq!(app.authorize(vic_view.clone())["decision"], "deny");
+    // Member removal.
+    assert_eq!(
+        app.admin("DELETE", "/v1/orgs/acme/members/mia", None)
+            .status,
+        204
+    );
+    assert_eq!(app.authorize(audit)["decision"], "deny");
+}
+
+#[test]
+fn generic_entity_writes_are_seen_by_the_next_decision() {
+    let app = TestApp::spawn();
+    app.org("acme", "enterprise", "alice");
+    app.member("acme", "mia", "member");
+    // A project the store does not know yet: the decision warns and denies.
+    let read = req("mia", "read", ("Project", "p1"), json!({}));
+    let first = ask_often(&app, &read);
+    assert_eq!(first["decision"], "deny");
+    assert!(first["warnings"].is_array());
+    let p1 = json!({"uid": {"type": "Project", "id": "p1"}, "attrs": {}, "parents": [{"type": "Org", "id": "acme"}]});
+    app.ok("PUT", "/v1/entities", json!([p1]));
+    let a = app.authorize(read.clone());
+    assert_eq!(a["decision"], "allow", "{a}");
+    assert!(a.get("warnings").is_none());
+    assert_eq!(
+        app.admin("DELETE", "/v1/entities/Project/p1", None).status,
+        204
+    );
+    assert_eq!(app.authorize(read)["decision"], "deny");
+}
+
+#[test]
+fn the_clock_and_reloads_are_seen_too() {
+    let m = ModelCopy::new();
+    let app = TestApp::spawn_owned(m.args(), &[]);
+    app.org("acme", "free", "alice");
+    app.member("acme", "mia", "member");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/invitations/i1",
+        json!({"email": "x@y.z", "role": "member", "expires_at": in_secs(2)}),
+    );
+    let invite = req(
+        "alice",
+        "invite_user",
+        ("Org", "acme"),
+        json!({"role": "member"}),
+    );
+    assert_eq!(
+        ask_often(&app, &invite)["decision"],
+        "payment_required",
+        "3 of 3 seats"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    assert_eq!(
+        app.authorize(invite.clone())["decision"],
+        "allow",
+        "the expired invitation freed its seat"
+    );
+    // A reload with a changed limit.
+    let plans = m.read("plans.toml");
+    m.write(
+        "plans.toml",
+        &plans.replacen("\"seat:total\" = 3", "\"seat:total\" = 2", 1),
+    );
+    assert_eq!(app.admin("POST", "/v1/admin/reload", None).status, 200);
+    assert_eq!(app.authorize(invite)["decision"], "payment_required");
+}
