@@ -12,11 +12,16 @@ use tollgate::engine::{
 };
 use tollgate::store::{Limits, OrgUpdate, Store};
 
-fn engine(dir: &std::path::Path) -> Engine {
+fn engine(dir: &std::path::Path, cache: bool) -> Engine {
     let model =
         Model::build(&ModelSources::read(&ModelPaths::default()).expect("sources")).expect("model");
+    std::fs::create_dir_all(dir).expect("dir");
     let store = Store::open(&dir.join("bench.db")).expect("store");
-    let engine = Engine::new(model, store, EngineSettings::default());
+    let settings = EngineSettings {
+        no_decision_cache: !cache,
+        ..Default::default()
+    };
+    let engine = Engine::new(model, store, settings);
     let m = engine.model();
     let template = engine.upgrade_template(&m);
     let ctx = engine.org_ctx(&m, &template, tollgate::store::now_unix());
@@ -61,7 +66,8 @@ fn input(
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let engine = engine(dir.path());
+    let uncached = engine(&dir.path().join("a"), false);
+    let cached = engine(&dir.path().join("b"), true);
     let cases = [
         (
             "allow_view_org",
@@ -96,11 +102,28 @@ fn bench(c: &mut Criterion) {
         ),
     ];
     let mut group = c.benchmark_group("decide");
-    for (name, inp, want) in cases {
-        let got = engine.decide(&inp).expect("decision");
-        assert_eq!(got.outcome, want, "{name}: {got:?}");
-        group.bench_function(name, |b| {
-            b.iter(|| engine.decide(std::hint::black_box(&inp)).expect("decision"))
+    for (name, inp, want) in &cases {
+        let got = uncached.decide(inp).expect("decision");
+        assert_eq!(got.outcome, *want, "{name}: {got:?}");
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                uncached
+                    .decide(std::hint::black_box(inp))
+                    .expect("decision")
+            })
+        });
+    }
+    group.finish();
+    // The same requests again and again, as behind a proxy: served from the decision cache.
+    let mut group = c.benchmark_group("decide_cached");
+    for (name, inp, want) in &cases {
+        assert_eq!(
+            cached.decide(inp).expect("decision").outcome,
+            *want,
+            "{name}"
+        );
+        group.bench_function(*name, |b| {
+            b.iter(|| cached.decide(std::hint::black_box(inp)).expect("decision"))
         });
     }
     group.finish();

@@ -46,6 +46,9 @@ pub struct ServeArgs {
     /// Most requests in one batch [default: 100].
     #[arg(long, env = "TOLLGATE_MAX_BATCH", value_name = "N")]
     pub max_batch: Option<usize>,
+    /// Answer every decision from scratch, without the decision cache.
+    #[arg(long, env = "TOLLGATE_NO_DECISION_CACHE")]
+    pub no_decision_cache: bool,
     /// HTTP worker threads [default: number of CPUs].
     #[arg(long, env = "TOLLGATE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
@@ -67,6 +70,7 @@ struct FileConfig {
     max_data_body: Option<usize>,
     max_batch: Option<usize>,
     workers: Option<usize>,
+    no_decision_cache: Option<bool>,
 }
 
 /// A secret string: usable, but never shown by `Debug` (settings get logged in debugging).
@@ -111,6 +115,8 @@ pub struct Settings {
     pub max_batch: usize,
     /// Worker threads.
     pub workers: usize,
+    /// Decision cache off.
+    pub no_decision_cache: bool,
 }
 
 /// The default listen address: loopback only.
@@ -159,6 +165,7 @@ impl ServeArgs {
                 .or(file.max_data_body)
                 .unwrap_or(8 * 1024 * 1024),
             max_batch: self.max_batch.or(file.max_batch).unwrap_or(100),
+            no_decision_cache: self.no_decision_cache || file.no_decision_cache.unwrap_or(false),
             workers: self.workers.or(file.workers).unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(|n| n.get())

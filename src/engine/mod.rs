@@ -99,6 +99,8 @@ pub struct EngineSettings {
     pub upgrade_url: Option<String>,
     /// Past-due grace in days; the catalog's when `None`.
     pub past_due_grace_days: Option<i64>,
+    /// Answer every request from scratch (benchmarks of the uncached path, debugging).
+    pub no_decision_cache: bool,
 }
 
 /// The engine: the current model (swapped atomically on reload) and the store.
@@ -253,8 +255,10 @@ impl Engine {
                 .unwrap_or_default(),
             Value::Array(input.entities.clone())
         ));
-        if let Some(d) = self.cache.get(&key, model.generation, &self.store, now) {
-            return Ok(d);
+        if !self.settings.no_decision_cache {
+            if let Some(d) = self.cache.get(&key, model.generation, &self.store, now) {
+                return Ok(d);
+            }
         }
         let Some(am) = model.action(&input.action) else {
             return Err(Error::invalid(
@@ -289,13 +293,15 @@ impl Engine {
             )
         })?;
         let decision = self.judge(&model, am, &request, &slice, &template)?;
-        self.cache.put(
-            key,
-            model.generation,
-            slice.deps,
-            slice.valid_until,
-            decision.clone(),
-        );
+        if !self.settings.no_decision_cache {
+            self.cache.put(
+                key,
+                model.generation,
+                slice.deps,
+                slice.valid_until,
+                decision.clone(),
+            );
+        }
         Ok(decision)
     }
 

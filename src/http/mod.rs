@@ -245,6 +245,7 @@ impl Application {
             EngineSettings {
                 upgrade_url: settings.upgrade_url.clone(),
                 past_due_grace_days: settings.past_due_grace_days,
+                no_decision_cache: settings.no_decision_cache,
             },
         ));
         let watch = crate::engine::watch::watch(engine.clone(), settings.model.clone())?;
