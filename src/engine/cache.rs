@@ -19,9 +19,20 @@ const SHARDS: usize = 16;
 /// Entries per shard; a full shard is emptied (cheap, and the hot set refills at once).
 const SHARD_CAPACITY: usize = 8192;
 
-/// The request, as the decision depends on it.
+/// The request, as the decision depends on it: either its exact body bytes (the HTTP path,
+/// looked up before any parsing) or a canonical rendering of the parsed request.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Key(pub String);
+pub struct Key(pub Vec<u8>);
+
+impl Key {
+    /// The key of a raw request body.
+    pub fn raw(body: &[u8]) -> Key {
+        let mut k = Vec::with_capacity(body.len() + 4);
+        k.extend_from_slice(b"raw\0");
+        k.extend_from_slice(body);
+        Key(k)
+    }
+}
 
 struct Entry {
     generation: u64,

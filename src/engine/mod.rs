@@ -237,24 +237,51 @@ impl Engine {
 
     /// Answers one decision request.
     pub fn decide(&self, input: &DecisionInput) -> Result<Decision> {
+        self.decide_keyed(input, None)
+    }
+
+    /// A still-valid cached decision for this exact request body, if any. Checks the store
+    /// first: a cached answer is never served from a store that is gone.
+    pub fn cached_raw(&self, body: &[u8]) -> Result<Option<Decision>> {
+        if !self.store.check_health() {
+            return Err(Error::StoreUnavailable(self.store.health_reason()));
+        }
+        if self.settings.no_decision_cache {
+            return Ok(None);
+        }
+        let generation = self.model.load().generation;
+        Ok(self
+            .cache
+            .get(&cache::Key::raw(body), generation, &self.store, now_unix()))
+    }
+
+    /// Like [`Engine::decide`]; `raw` is the request body the input was parsed from, which
+    /// then keys the cache (see [`Engine::cached_raw`]).
+    pub fn decide_keyed(&self, input: &DecisionInput, raw: Option<&[u8]>) -> Result<Decision> {
         let model = self.model.load();
         // Fail closed before anything, cached answers included.
         if !self.store.check_health() {
             return Err(Error::StoreUnavailable(self.store.health_reason()));
         }
         let now = now_unix();
-        let key = cache::Key(format!(
-            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
-            input.principal,
-            input.action,
-            input.resource,
-            input
-                .context
-                .as_ref()
-                .map(Value::to_string)
-                .unwrap_or_default(),
-            Value::Array(input.entities.clone())
-        ));
+        let key = match raw {
+            Some(body) => cache::Key::raw(body),
+            None => cache::Key(
+                format!(
+                    "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+                    input.principal,
+                    input.action,
+                    input.resource,
+                    input
+                        .context
+                        .as_ref()
+                        .map(Value::to_string)
+                        .unwrap_or_default(),
+                    Value::Array(input.entities.clone())
+                )
+                .into_bytes(),
+            ),
+        };
         if !self.settings.no_decision_cache {
             if let Some(d) = self.cache.get(&key, model.generation, &self.store, now) {
                 return Ok(d);

@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::wire::{decision_json, deny_unknown, error_slot, object, parse_uid};
-use super::{read_json, AppState};
+use super::{parse_json, read_bytes, read_json, require_json, AppState};
 use crate::engine::DecisionInput;
 use crate::error::{Error, Result};
 
@@ -88,9 +88,16 @@ async fn authorize(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     state.require_decision(&req)?;
-    let v = read_json(&req, body, state.max_decision_body).await?;
-    let input = parse_request(v)?;
-    let decision = state.engine.decide(&input)?;
+    let body = read_bytes(&req, body, state.max_decision_body).await?;
+    require_json(&req)?;
+    // A proxy repeats the same bodies: answer those from the cache before any parsing.
+    let decision = match state.engine.cached_raw(&body)? {
+        Some(d) => d,
+        None => {
+            let input = parse_request(parse_json(&req, &body)?)?;
+            state.engine.decide_keyed(&input, Some(&body))?
+        }
+    };
     let status = if mirror(&req) {
         StatusCode::from_u16(decision.outcome.status()).unwrap_or(StatusCode::FORBIDDEN)
     } else {

@@ -99,7 +99,7 @@ impl AppState {
 }
 
 /// Reads the raw body up to `limit` bytes (413 past it).
-async fn read_bytes(
+pub(crate) async fn read_bytes(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -125,7 +125,14 @@ async fn read_bytes(
     Ok(body)
 }
 
-fn parse_json(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value> {
+pub(crate) fn parse_json(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value> {
+    require_json(req)?;
+    serde_json::from_slice(body)
+        .map_err(|e| Error::malformed("MALFORMED_JSON", format!("the body is not valid JSON: {e}")))
+}
+
+/// 415 unless the request says `application/json`.
+pub(crate) fn require_json(req: &HttpRequest) -> Result<()> {
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -135,8 +142,7 @@ fn parse_json(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value> {
     if !mime.eq_ignore_ascii_case("application/json") {
         return Err(Error::UnsupportedMediaType);
     }
-    serde_json::from_slice(body)
-        .map_err(|e| Error::malformed("MALFORMED_JSON", format!("the body is not valid JSON: {e}")))
+    Ok(())
 }
 
 /// Reads a JSON body up to `limit` bytes: 415 for another content type, 413 past the limit.
