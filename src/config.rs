@@ -10,6 +10,21 @@ use serde::Deserialize;
 use crate::engine::ModelPaths;
 use crate::error::{Error, Result};
 
+/// Where the model comes from; each part defaults to the embedded one. Shared by `serve` and
+/// the admin commands, so every command reads the same flags and variables.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ModelArgs {
+    /// Directory of `*.cedar` policy files [default: embedded policies].
+    #[arg(long, env = "TOLLGATE_POLICIES", value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// Cedar schema file [default: embedded schema].
+    #[arg(long, env = "TOLLGATE_SCHEMA", value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// Plan catalog TOML [default: embedded catalog].
+    #[arg(long, env = "TOLLGATE_PLANS", value_name = "FILE")]
+    pub plans: Option<PathBuf>,
+}
+
 /// Flags of `tollgate serve` (and of bare `tollgate`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
@@ -22,15 +37,9 @@ pub struct ServeArgs {
     /// SQLite database file, created on first start [default: ./tollgate.db].
     #[arg(long, env = "TOLLGATE_DB", value_name = "FILE")]
     pub db: Option<PathBuf>,
-    /// Directory of `*.cedar` policy files [default: embedded policies].
-    #[arg(long, env = "TOLLGATE_POLICIES", value_name = "DIR")]
-    pub policies: Option<PathBuf>,
-    /// Cedar schema file [default: embedded schema].
-    #[arg(long, env = "TOLLGATE_SCHEMA", value_name = "FILE")]
-    pub schema: Option<PathBuf>,
-    /// Plan catalog TOML [default: embedded catalog].
-    #[arg(long, env = "TOLLGATE_PLANS", value_name = "FILE")]
-    pub plans: Option<PathBuf>,
+    /// Where the model comes from.
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Upgrade URL template with `{org}` and `{plan}` [default: from the plan catalog].
     #[arg(long, env = "TOLLGATE_UPGRADE_URL", value_name = "URL")]
     pub upgrade_url: Option<String>,
@@ -142,9 +151,9 @@ impl ServeArgs {
                 .or(file.db)
                 .unwrap_or_else(|| PathBuf::from("tollgate.db")),
             model: ModelPaths {
-                policies: self.policies.or(file.policies),
-                schema: self.schema.or(file.schema),
-                plans: self.plans.or(file.plans),
+                policies: self.model.policies.or(file.policies),
+                schema: self.model.schema.or(file.schema),
+                plans: self.model.plans.or(file.plans),
             },
             // Tokens come from the environment or the config file, never from flags: argv is
             // visible to every local user in `ps`.

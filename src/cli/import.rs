@@ -32,7 +32,7 @@ use crate::billing::SubscriptionStatus;
 use crate::engine::{Engine, EngineSettings};
 use crate::error::{Error, Result};
 use crate::store::{
-    now_unix, CustomRoleRow, InvitationRow, OrgRow, Store, WorkspaceAccessRow, WorkspaceRow,
+    now_unix, CustomRoleRow, InvitationRow, OrgRow, Store, WorkspacePermissions, WorkspaceRow,
 };
 
 /// Flags of `tollgate import`.
@@ -101,19 +101,6 @@ struct WorkspaceRec {
     name: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WsPerms {
-    #[serde(default)]
-    can_create_agents: bool,
-    #[serde(default)]
-    can_modify_policies: bool,
-    #[serde(default)]
-    can_invite_users: bool,
-    #[serde(default)]
-    can_view_analytics: bool,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WsMemberRec {
@@ -122,7 +109,7 @@ struct WsMemberRec {
     #[serde(default = "member")]
     role: String,
     #[serde(default)]
-    permissions: WsPerms,
+    permissions: WorkspacePermissions,
 }
 
 fn member() -> String {
@@ -298,13 +285,7 @@ fn import(args: &ImportArgs) -> Result<()> {
                             m.role
                         )));
                     }
-                    let a = WorkspaceAccessRow {
-                        role: m.role,
-                        can_create_agents: m.permissions.can_create_agents,
-                        can_modify_policies: m.permissions.can_modify_policies,
-                        can_invite_users: m.permissions.can_invite_users,
-                        can_view_analytics: m.permissions.can_view_analytics,
-                    };
+                    let a = m.permissions.with_role(m.role);
                     w.put_workspace_access(&m.workspace, &m.user, &a)?;
                     "workspace_members"
                 }
@@ -345,16 +326,8 @@ fn import(args: &ImportArgs) -> Result<()> {
                 Record::Entity(v) => {
                     let e = crate::engine::parse_entities(&model, std::slice::from_ref(&v))
                         .map_err(|e| bad(e.to_string()))?;
-                    for e in e {
-                        let uid = e.uid();
-                        let json = e
-                            .to_json_value()
-                            .map_err(|e| Error::Internal(e.to_string()))?;
-                        w.put_entity(
-                            &uid.type_name().to_string(),
-                            uid.id().unescaped(),
-                            &json.to_string(),
-                        )?;
+                    for e in &e {
+                        crate::engine::store_entity(w, e)?;
                     }
                     "entities"
                 }

@@ -8,8 +8,9 @@ pub mod test;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
+pub use crate::config::ModelArgs;
 use crate::config::ServeArgs;
 use crate::engine::{Model, ModelPaths, ModelSources};
 use crate::error::{Error, Result};
@@ -48,20 +49,6 @@ pub enum Command {
     Check(CheckArgs),
     /// Bulk-load JSON lines (orgs, members, workspaces, entities, ...) in one transaction.
     Import(import::ImportArgs),
-}
-
-/// Where the model comes from; each part defaults to the embedded one.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ModelArgs {
-    /// Directory of `*.cedar` policy files [default: embedded policies].
-    #[arg(long, env = "TOLLGATE_POLICIES", value_name = "DIR")]
-    pub policies: Option<PathBuf>,
-    /// Cedar schema file [default: embedded schema].
-    #[arg(long, env = "TOLLGATE_SCHEMA", value_name = "FILE")]
-    pub schema: Option<PathBuf>,
-    /// Plan catalog TOML [default: embedded catalog].
-    #[arg(long, env = "TOLLGATE_PLANS", value_name = "FILE")]
-    pub plans: Option<PathBuf>,
 }
 
 impl ModelArgs {

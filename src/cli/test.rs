@@ -281,15 +281,7 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
     let entities = crate::engine::parse_entities(&model, &file.entities)?;
     engine.store().write(|w| {
         for e in &entities {
-            let uid = e.uid();
-            let json = e
-                .to_json_value()
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            w.put_entity(
-                &uid.type_name().to_string(),
-                uid.id().unescaped(),
-                &json.to_string(),
-            )?;
+            crate::engine::store_entity(w, e)?;
         }
         for (id, o) in &file.orgs {
             w.upsert_org(

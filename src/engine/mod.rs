@@ -564,6 +564,20 @@ pub fn render(e: &dyn miette::Diagnostic) -> String {
 /// Top-level keys of Cedar entity JSON; anything else is a typo that Cedar would drop.
 const ENTITY_FIELDS: [&str; 4] = ["uid", "attrs", "parents", "tags"];
 
+/// Writes a parsed (schema-checked) entity to the store in Cedar's explicit JSON form, which
+/// later parses without the schema.
+pub fn store_entity(w: &crate::store::Writer<'_>, e: &Entity) -> Result<()> {
+    let uid = e.uid();
+    let json = e
+        .to_json_value()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    w.put_entity(
+        &uid.type_name().to_string(),
+        uid.id().unescaped(),
+        &json.to_string(),
+    )
+}
+
 /// Entity types whose data only Tollgate's org API writes while the built-in org model is
 /// loaded: accepting them as entity data would let a caller invent an org's plan or roles.
 pub const MANAGED_TYPES: [&str; 4] = ["Org", "Workspace", "Plan", "RoleSet"];

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use super::{read_json, read_optional_json, AppState};
 use crate::engine;
 use crate::error::{Error, Result};
-use crate::store::{now_unix, CustomRoleRow, InvitationRow, Limits, OrgUpdate, WorkspaceAccessRow};
+use crate::store::{
+    now_unix, CustomRoleRow, InvitationRow, Limits, OrgUpdate, WorkspacePermissions,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/entities", web::put().to(put_entities))
@@ -122,29 +124,17 @@ async fn put_entities(
         ));
     };
     let model = state.engine.model();
-    let mut rows: Vec<(String, String, String)> = Vec::with_capacity(items.len());
-    for e in engine::parse_entities(&model, &items)? {
-        let uid = e.uid();
-        let json = e
-            .to_json_value()
-            .map_err(|e| Error::Internal(e.to_string()))?
-            .to_string();
-        rows.push((
-            uid.type_name().to_string(),
-            uid.id().unescaped().to_string(),
-            json,
-        ));
-    }
-    let n = rows.len();
+    let entities = engine::parse_entities(&model, &items)?;
+    let n = entities.len();
     write(&state, move |w, ctx| {
-        for (t, id, json) in &rows {
-            w.put_entity(t, id, json)?;
+        for e in &entities {
+            engine::store_entity(w, e)?;
         }
         w.audit(
             None,
             "entities.put",
             "entities",
-            &json!({"count": rows.len()}),
+            &json!({"count": n}),
             ctx.now,
         )
     })
@@ -508,24 +498,11 @@ async fn delete_workspace(
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct WsPermissions {
-    #[serde(default)]
-    can_create_agents: bool,
-    #[serde(default)]
-    can_modify_policies: bool,
-    #[serde(default)]
-    can_invite_users: bool,
-    #[serde(default)]
-    can_view_analytics: bool,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct WsMemberBody {
     #[serde(default = "default_ws_role")]
     role: String,
     #[serde(default)]
-    permissions: WsPermissions,
+    permissions: WorkspacePermissions,
 }
 
 fn default_ws_role() -> String {
@@ -547,13 +524,7 @@ async fn put_workspace_member(
             ..Default::default()
         },
     };
-    let access = WorkspaceAccessRow {
-        role: b.role,
-        can_create_agents: b.permissions.can_create_agents,
-        can_modify_policies: b.permissions.can_modify_policies,
-        can_invite_users: b.permissions.can_invite_users,
-        can_view_analytics: b.permissions.can_view_analytics,
-    };
+    let access = b.permissions.with_role(b.role);
     let out = json!({"org": org, "workspace": ws, "user": user, "role": access.role, "permissions": {
         "can_create_agents": access.can_create_agents, "can_modify_policies": access.can_modify_policies,
         "can_invite_users": access.can_invite_users, "can_view_analytics": access.can_view_analytics}});

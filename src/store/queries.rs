@@ -62,6 +62,34 @@ pub struct WorkspaceAccessRow {
     pub can_view_analytics: bool,
 }
 
+/// The four workspace permission flags as the data API and the import file write them;
+/// a flag left out is false.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkspacePermissions {
+    /// May create agents.
+    pub can_create_agents: bool,
+    /// May modify the workspace's policies.
+    pub can_modify_policies: bool,
+    /// May invite users to the workspace.
+    pub can_invite_users: bool,
+    /// May view analytics.
+    pub can_view_analytics: bool,
+}
+
+impl WorkspacePermissions {
+    /// The access row for a workspace role with these flags.
+    pub fn with_role(self, role: String) -> WorkspaceAccessRow {
+        WorkspaceAccessRow {
+            role,
+            can_create_agents: self.can_create_agents,
+            can_modify_policies: self.can_modify_policies,
+            can_invite_users: self.can_invite_users,
+            can_view_analytics: self.can_view_analytics,
+        }
+    }
+}
+
 /// A custom role row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomRoleRow {
