@@ -7,73 +7,14 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::wire::{decision_json, deny_unknown, error_slot, object, parse_uid};
+use super::wire::{decision_input, decision_json, deny_unknown, error_slot, object, parse_uid};
 use super::{parse_json, read_bytes, read_json, require_json, AppState};
-use crate::engine::DecisionInput;
 use crate::error::{Error, Result};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/authorize", web::post().to(authorize))
         .route("/v1/authorize/batch", web::post().to(batch))
         .route("/v1/permissions", web::post().to(permissions));
-}
-
-const REQUEST_FIELDS: &[&str] = &[
-    "principal",
-    "action",
-    "resource",
-    "context",
-    "entities",
-    "reserve",
-];
-
-fn parse_request(v: Value) -> Result<DecisionInput> {
-    let m = object(v, "a decision request")?;
-    deny_unknown(&m, REQUEST_FIELDS)?;
-    let get = |k: &str| {
-        m.get(k)
-            .ok_or_else(|| Error::invalid("MISSING_FIELD", format!("`{k}` is required")))
-    };
-    let principal = parse_uid(get("principal")?, "principal")?;
-    let action = parse_uid(get("action")?, "action")?;
-    let resource = parse_uid(get("resource")?, "resource")?;
-    let context = match m.get("context") {
-        None | Some(Value::Null) => None,
-        Some(c @ Value::Object(_)) => Some(c.clone()),
-        Some(_) => {
-            return Err(Error::invalid(
-                "INVALID_CONTEXT",
-                "`context` must be a JSON object",
-            ))
-        }
-    };
-    let entities = match m.get("entities") {
-        None | Some(Value::Null) => vec![],
-        Some(Value::Array(a)) => a.clone(),
-        Some(_) => {
-            return Err(Error::invalid(
-                "INVALID_ENTITY",
-                "`entities` must be an array",
-            ))
-        }
-    };
-    if let Some(r) = m.get("reserve") {
-        if !r.is_null() {
-            // Reservations need the billing counters; until they exist, refuse rather than
-            // answer as if the units had been taken.
-            return Err(Error::invalid(
-                "RESERVE_UNSUPPORTED",
-                "`reserve` is not supported by this version of Tollgate",
-            ));
-        }
-    }
-    Ok(DecisionInput {
-        principal,
-        action,
-        resource,
-        context,
-        entities,
-    })
 }
 
 fn mirror(req: &HttpRequest) -> bool {
@@ -94,7 +35,7 @@ async fn authorize(
     let decision = match state.engine.cached_raw(&body)? {
         Some(d) => d,
         None => {
-            let input = parse_request(parse_json(&req, &body)?)?;
+            let input = decision_input(parse_json(&req, &body)?)?;
             state.engine.decide_keyed(&input, Some(&body))?
         }
     };
@@ -134,7 +75,7 @@ async fn batch(
     }
     let mut results = Vec::with_capacity(items.len());
     for item in items {
-        let answer = parse_request(item).and_then(|input| state.engine.decide(&input));
+        let answer = decision_input(item).and_then(|input| state.engine.decide(&input));
         results.push(match answer {
             Ok(d) => decision_json(&d),
             Err(e) => error_slot(&e),

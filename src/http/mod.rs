@@ -6,7 +6,7 @@ mod error;
 mod ops;
 mod wire;
 
-pub use wire::{decision_json, outcome_name};
+pub use wire::{decision_input, decision_json, outcome_name};
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;

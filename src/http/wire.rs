@@ -3,7 +3,7 @@
 use cedar_policy::EntityUid;
 use serde_json::{json, Map, Value};
 
-use crate::engine::{self, Decision, Outcome};
+use crate::engine::{self, Decision, DecisionInput, Outcome};
 use crate::error::{Error, Result};
 
 /// Parses a uid written as `{"type": "User", "id": "alice"}` or as `User::"alice"`.
@@ -89,4 +89,64 @@ pub fn decision_json(d: &Decision) -> Value {
 /// An error in a batch slot.
 pub fn error_slot(e: &Error) -> Value {
     json!({"error": e.body()})
+}
+
+const REQUEST_FIELDS: &[&str] = &[
+    "principal",
+    "action",
+    "resource",
+    "context",
+    "entities",
+    "reserve",
+];
+
+/// Parses one decision request (`principal`, `action`, `resource`, optional `context`,
+/// `entities`, `reserve`), refusing unknown fields.
+pub fn decision_input(v: Value) -> Result<DecisionInput> {
+    let m = object(v, "a decision request")?;
+    deny_unknown(&m, REQUEST_FIELDS)?;
+    let get = |k: &str| {
+        m.get(k)
+            .ok_or_else(|| Error::invalid("MISSING_FIELD", format!("`{k}` is required")))
+    };
+    let principal = parse_uid(get("principal")?, "principal")?;
+    let action = parse_uid(get("action")?, "action")?;
+    let resource = parse_uid(get("resource")?, "resource")?;
+    let context = match m.get("context") {
+        None | Some(Value::Null) => None,
+        Some(c @ Value::Object(_)) => Some(c.clone()),
+        Some(_) => {
+            return Err(Error::invalid(
+                "INVALID_CONTEXT",
+                "`context` must be a JSON object",
+            ))
+        }
+    };
+    let entities = match m.get("entities") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => {
+            return Err(Error::invalid(
+                "INVALID_ENTITY",
+                "`entities` must be an array",
+            ))
+        }
+    };
+    if let Some(r) = m.get("reserve") {
+        if !r.is_null() {
+            // Reservations need the billing counters; until they exist, refuse rather than
+            // answer as if the units had been taken.
+            return Err(Error::invalid(
+                "RESERVE_UNSUPPORTED",
+                "`reserve` is not supported by this version of Tollgate",
+            ));
+        }
+    }
+    Ok(DecisionInput {
+        principal,
+        action,
+        resource,
+        context,
+        entities,
+    })
 }
