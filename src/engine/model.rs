@@ -194,6 +194,8 @@ pub struct Model {
     pub catalog: Arc<Catalog>,
     /// One `Plan` entity per tier, by tier name.
     pub plan_entities: HashMap<String, Entity>,
+    /// The role set of every org without custom roles: the catalog's built-in roles.
+    pub builtin_roles: Entity,
     /// Where each policy came from.
     pub origins: HashMap<String, PolicyOrigin>,
     /// Hex SHA-256 over every input text.
@@ -354,7 +356,10 @@ impl Model {
             .iter()
             .all(|t| declared.contains(*t));
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let builtin_roles =
+            super::slice::role_set_entity(super::slice::BUILTIN_ROLES, &catalog.roles)?;
         Ok(Model {
+            builtin_roles,
             generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             org_model,
             entity_types: schema.entity_types().count(),

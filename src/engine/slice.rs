@@ -50,8 +50,20 @@ impl Slice {
             } else {
                 "active"
             };
-            all.push(org_entity(org, tier, status)?);
-            all.push(role_set_entity(org)?);
+            // Most orgs grant only the built-in roles: they share one role set built with the
+            // model instead of building their own per request.
+            let own_roles = org.roles.len() > model.catalog.roles.len();
+            let roles_id = if own_roles {
+                format!("org:{}", org.row.id)
+            } else {
+                BUILTIN_ROLES.to_string()
+            };
+            all.push(org_entity(org, tier, status, &roles_id)?);
+            if own_roles {
+                all.push(role_set_entity(&roles_id, &org.roles)?);
+            } else {
+                all.push(model.builtin_roles.clone());
+            }
             if let Some(plan) = model.plan_entities.get(tier) {
                 all.push(plan.clone());
             }
@@ -522,7 +534,11 @@ fn too_large() -> Error {
     )
 }
 
-fn org_entity(org: &OrgState, tier: &str, status: &str) -> Result<Entity> {
+/// The id of the role set shared by every org without custom roles (per-org ones are
+/// `org:<id>`, so no org id can collide with it).
+pub const BUILTIN_ROLES: &str = "builtin";
+
+fn org_entity(org: &OrgState, tier: &str, status: &str, roles_id: &str) -> Result<Entity> {
     let id = &org.row.id;
     let mut attrs = vec![
         (
@@ -535,7 +551,7 @@ fn org_entity(org: &OrgState, tier: &str, status: &str) -> Result<Entity> {
         ),
         (
             "roles".to_string(),
-            RestrictedExpression::new_entity_uid(uid("RoleSet", id)?),
+            RestrictedExpression::new_entity_uid(uid("RoleSet", roles_id)?),
         ),
     ];
     if let Some(owner) = &org.row.primary_owner {
@@ -552,9 +568,10 @@ fn org_entity(org: &OrgState, tier: &str, status: &str) -> Result<Entity> {
         .map_err(|e| Error::Internal(e.to_string()))
 }
 
-fn role_set_entity(org: &OrgState) -> Result<Entity> {
-    let mut tags = Vec::with_capacity(org.roles.len());
-    for r in &org.roles {
+/// `RoleSet::"<id>"`: the roles tagged by name with their level, permissions and seat.
+pub fn role_set_entity(id: &str, roles: &[crate::billing::RoleDef]) -> Result<Entity> {
+    let mut tags = Vec::with_capacity(roles.len());
+    for r in roles {
         let rec = RestrictedExpression::new_record([
             ("level".to_string(), RestrictedExpression::new_long(r.level)),
             (
@@ -575,6 +592,6 @@ fn role_set_entity(org: &OrgState) -> Result<Entity> {
         .map_err(|e| Error::Internal(e.to_string()))?;
         tags.push((r.name.clone(), rec));
     }
-    Entity::new_with_tags(uid("RoleSet", &org.row.id)?, [], [], tags)
+    Entity::new_with_tags(uid("RoleSet", id)?, [], [], tags)
         .map_err(|e| Error::Internal(e.to_string()))
 }
