@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entity, EntityId, EntityTypeName, EntityUid,
-    Request, Response,
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, Request, Response,
 };
 use serde_json::Value;
 
@@ -307,7 +307,7 @@ impl Engine {
         let provided = Self::parse_entities(&model, &input.entities)?;
         let template = self.upgrade_template(&model);
         let ctx = self.org_ctx(&model, &template, now);
-        let slice = self.store.read(|r| {
+        let mut slice = self.store.read(|r| {
             slice::build(
                 &self.store,
                 &model,
@@ -319,7 +319,8 @@ impl Engine {
                 provided,
             )
         })?;
-        let decision = self.judge(&model, am, &request, &slice, &template)?;
+        let entities = slice.take_entities(&model, &am.entities)?;
+        let decision = self.judge(&model, am, &request, &slice, &entities, &template)?;
         if !self.settings.no_decision_cache {
             self.cache.put(
                 key,
@@ -392,7 +393,10 @@ impl Engine {
                 .map_err(|e| Error::invalid("INVALID_REQUEST", render(&e)))
             });
             let decision = match request {
-                Ok(req) => self.judge(&model, am, &req, &slice, &template)?,
+                Ok(req) => {
+                    let entities = slice.entities(&model, &am.entities, None)?;
+                    self.judge(&model, am, &req, &slice, &entities, &template)?
+                }
                 Err(e) => Decision {
                     outcome: Outcome::Deny,
                     reasons: vec![],
@@ -416,11 +420,11 @@ impl Engine {
         am: &ActionModel,
         request: &Request,
         slice: &slice::Slice,
+        entities: &Entities,
         template: &str,
     ) -> Result<Decision> {
         let authorizer = Authorizer::new();
-        let entities = slice.entities(model, &am.entities, None)?;
-        let response = authorizer.is_authorized(request, &am.policies, &entities);
+        let response = authorizer.is_authorized(request, &am.policies, entities);
         let (reasons, errors) = explain(&response);
         let warnings = slice.warnings.clone();
         if !errors.is_empty() {
@@ -458,7 +462,7 @@ impl Engine {
             });
         }
         // Only plan gates forbid: does the role side permit on its own?
-        let role = authorizer.is_authorized(request, &am.role_policies, &entities);
+        let role = authorizer.is_authorized(request, &am.role_policies, entities);
         let (role_reasons, role_errors) = explain(&role);
         if role.decision() != CedarDecision::Allow || !role_errors.is_empty() {
             return Ok(Decision {
@@ -469,7 +473,7 @@ impl Engine {
                 payment: None,
             });
         }
-        let payment = self.payment(model, am, request, slice, &gates, template)?;
+        let payment = self.payment(model, am, request, slice, entities, &gates, template)?;
         Ok(Decision {
             outcome: Outcome::PaymentRequired,
             reasons,
@@ -480,12 +484,14 @@ impl Engine {
     }
 
     /// Words the 402: which gate, which usage, and the first tier that would allow.
+    #[allow(clippy::too_many_arguments)]
     fn payment(
         &self,
         model: &Model,
         am: &ActionModel,
         request: &Request,
         slice: &slice::Slice,
+        entities: &Entities,
         gates: &[&Gate],
         template: &str,
     ) -> Result<Payment> {
@@ -519,7 +525,8 @@ impl Engine {
         if slice.org.is_some() {
             let authorizer = Authorizer::new();
             for tier in model.catalog.tiers() {
-                let entities = slice.entities(model, &am.entities, Some(&tier.name))?;
+                // Same entities, the org under another tier: only the org and its plan change.
+                let entities = slice.with_tier(model, entities, &tier.name)?;
                 let r = authorizer.is_authorized(request, &am.policies, &entities);
                 if r.decision() == CedarDecision::Allow && r.diagnostics().errors().next().is_none()
                 {

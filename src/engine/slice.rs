@@ -43,32 +43,61 @@ impl Slice {
             Vec::with_capacity(self.entities.len() + action_entities.len() + 3);
         all.extend(self.entities.iter().cloned());
         all.extend(action_entities.iter().cloned());
-        if let Some(org) = &self.org {
-            let tier = tier.unwrap_or(&org.effective_plan);
-            let status = if tier == org.effective_plan {
-                org.row.status.as_str()
-            } else {
-                "active"
-            };
-            // Most orgs grant only the built-in roles: they share one role set built with the
-            // model instead of building their own per request.
-            let own_roles = org.roles.len() > model.catalog.roles.len();
-            let roles_id = if own_roles {
-                format!("org:{}", org.row.id)
-            } else {
-                BUILTIN_ROLES.to_string()
-            };
-            all.push(org_entity(org, tier, status, &roles_id)?);
-            if own_roles {
-                all.push(role_set_entity(&roles_id, &org.roles)?);
-            } else {
-                all.push(model.builtin_roles.clone());
-            }
-            if let Some(plan) = model.plan_entities.get(tier) {
-                all.push(plan.clone());
-            }
-        }
+        self.push_org(model, &mut all, tier)?;
         Entities::from_entities(all, None).map_err(|e| Error::Internal(format!("slice: {e}")))
+    }
+
+    /// Like [`Slice::entities`] for the effective tier, moving the slice's entities instead of
+    /// cloning them (one decision, one build).
+    pub fn take_entities(&mut self, model: &Model, action_entities: &[Entity]) -> Result<Entities> {
+        let own = std::mem::take(&mut self.entities);
+        let mut all = Vec::with_capacity(own.len() + action_entities.len() + 3);
+        all.extend(own);
+        all.extend(action_entities.iter().cloned());
+        self.push_org(model, &mut all, None)?;
+        Entities::from_entities(all, None).map_err(|e| Error::Internal(format!("slice: {e}")))
+    }
+
+    /// `entities` with the org evaluated under `tier` (active subscription): the org and the
+    /// tier's plan are replaced, everything else is shared.
+    pub fn with_tier(&self, model: &Model, entities: &Entities, tier: &str) -> Result<Entities> {
+        let Some(org) = &self.org else {
+            return Ok(entities.clone());
+        };
+        let mut changed = Vec::with_capacity(2);
+        changed.push(org_entity(org, tier, "active", &roles_id(model, org))?);
+        if let Some(plan) = model.plan_entities.get(tier) {
+            changed.push(plan.clone());
+        }
+        entities
+            .clone()
+            .upsert_entities(changed, None)
+            .map_err(|e| Error::Internal(format!("slice: {e}")))
+    }
+
+    fn push_org(&self, model: &Model, all: &mut Vec<Entity>, tier: Option<&str>) -> Result<()> {
+        let Some(org) = &self.org else {
+            return Ok(());
+        };
+        let tier = tier.unwrap_or(&org.effective_plan);
+        let status = if tier == org.effective_plan {
+            org.row.status.as_str()
+        } else {
+            "active"
+        };
+        let roles = roles_id(model, org);
+        all.push(org_entity(org, tier, status, &roles)?);
+        // Most orgs grant only the built-in roles: they share one role set built with the
+        // model instead of building their own per request.
+        if roles == BUILTIN_ROLES {
+            all.push(model.builtin_roles.clone());
+        } else {
+            all.push(role_set_entity(&roles, &org.roles)?);
+        }
+        if let Some(plan) = model.plan_entities.get(tier) {
+            all.push(plan.clone());
+        }
+        Ok(())
     }
 }
 
@@ -532,6 +561,14 @@ fn too_large() -> Error {
         "SLICE_TOO_LARGE",
         format!("the request reaches more than {MAX_SLICE} entities"),
     )
+}
+
+fn roles_id(model: &Model, org: &OrgState) -> String {
+    if org.roles.len() > model.catalog.roles.len() {
+        format!("org:{}", org.row.id)
+    } else {
+        BUILTIN_ROLES.to_string()
+    }
 }
 
 /// The id of the role set shared by every org without custom roles (per-org ones are
