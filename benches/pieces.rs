@@ -66,6 +66,7 @@ fn pieces(c: &mut Criterion) {
             .read(|r| {
                 slice::build(
                     engine.store(),
+                    &tollgate::engine::cache::OrgCache::disabled(),
                     &model,
                     r,
                     ctx,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::Decision;
-use crate::store::Store;
+use crate::store::{OrgState, Store};
 
 const SHARDS: usize = 16;
 /// Entries per shard; a full shard is emptied (cheap, and the hot set refills at once).
@@ -94,6 +94,89 @@ impl DecisionCache {
                 valid_until,
                 decision,
             }),
+        );
+    }
+}
+
+/// Per-org state (roles, effective plan, usage), so that a decision on an org another decision
+/// just read skips its half-dozen queries. Valid under the same rule as decisions: same model
+/// generation, same version of the org's stripe, before the org's `valid_until`.
+pub struct OrgCache {
+    shards: Vec<Mutex<HashMap<String, OrgEntry>>>,
+    capacity: usize,
+}
+
+#[derive(Clone)]
+struct OrgEntry {
+    generation: u64,
+    stripe: usize,
+    version: u64,
+    valid_until: i64,
+    state: Arc<OrgState>,
+}
+
+/// Orgs kept per shard: 16 × 1024 orgs of a few KiB each bound the memory to tens of MiB.
+const ORG_SHARD_CAPACITY: usize = 1024;
+
+impl Default for OrgCache {
+    fn default() -> Self {
+        OrgCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            capacity: ORG_SHARD_CAPACITY,
+        }
+    }
+}
+
+fn org_shard(id: &str) -> usize {
+    let mut h = std::hash::DefaultHasher::new();
+    id.hash(&mut h);
+    (h.finish() as usize) % SHARDS
+}
+
+impl OrgCache {
+    /// A cache that never keeps anything (benchmarks of the store path).
+    pub fn disabled() -> Self {
+        OrgCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            capacity: 0,
+        }
+    }
+
+    /// The org's state if still valid.
+    pub fn get(&self, id: &str, generation: u64, store: &Store, now: i64) -> Option<Arc<OrgState>> {
+        let e = self.shards[org_shard(id)].lock().get(id).cloned()?;
+        (e.generation == generation
+            && now < e.valid_until
+            && store.stripe_version(e.stripe) == e.version)
+            .then_some(e.state)
+    }
+
+    /// Keeps an org's state read at stripe `version` (taken before the read).
+    pub fn put(
+        &self,
+        id: &str,
+        generation: u64,
+        stripe: usize,
+        version: u64,
+        state: Arc<OrgState>,
+    ) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut shard = self.shards[org_shard(id)].lock();
+        if shard.len() >= self.capacity {
+            shard.clear();
+        }
+        let valid_until = state.valid_until;
+        shard.insert(
+            id.to_string(),
+            OrgEntry {
+                generation,
+                stripe,
+                version,
+                valid_until,
+                state,
+            },
         );
     }
 }

@@ -110,6 +110,7 @@ pub struct Engine {
     settings: EngineSettings,
     reload: parking_lot::Mutex<ReloadStatus>,
     cache: cache::DecisionCache,
+    orgs: cache::OrgCache,
 }
 
 /// What the last reload attempt did, for `GET /v1/policies`.
@@ -141,6 +142,7 @@ impl Engine {
             settings,
             reload: parking_lot::Mutex::new(ReloadStatus::default()),
             cache: cache::DecisionCache::default(),
+            orgs: cache::OrgCache::default(),
         }
     }
 
@@ -310,6 +312,7 @@ impl Engine {
         let mut slice = self.store.read(|r| {
             slice::build(
                 &self.store,
+                &self.orgs,
                 &model,
                 r,
                 ctx,
@@ -367,6 +370,7 @@ impl Engine {
         let slice = self.store.read(|r| {
             slice::build(
                 &self.store,
+                &self.orgs,
                 &model,
                 r,
                 ctx,

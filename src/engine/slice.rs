@@ -3,6 +3,7 @@
 //! request itself. Nothing outside that slice is read.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
 use serde_json::Value;
@@ -25,7 +26,7 @@ pub struct Slice {
     /// Until when the slice holds without a write (see `OrgState::valid_until`).
     pub valid_until: i64,
     /// The org the request is about, when the store knows it.
-    pub org: Option<OrgState>,
+    pub org: Option<Arc<OrgState>>,
     /// Things the caller should know (unknown principal, ignored request entity).
     pub warnings: Vec<String>,
 }
@@ -138,12 +139,14 @@ struct Fetched {
     entity: Option<Entity>,
     parents: Vec<EntityUid>,
     refs: Vec<EntityUid>,
-    org: Option<OrgState>,
+    org: Option<Arc<OrgState>>,
     workspace: Option<WorkspaceRow>,
 }
 
 struct Builder<'m, 'r, 'c> {
     store: &'m crate::store::Store,
+    orgs: &'m super::cache::OrgCache,
+    model: &'m Model,
     deps: Vec<(usize, u64)>,
     reader: &'r Reader<'c>,
     ctx: OrgCtx<'m>,
@@ -164,7 +167,18 @@ impl Builder<'_, '_, '_> {
         let stripe = crate::store::stripe(&tname, id);
         self.deps.push((stripe, self.store.stripe_version(stripe)));
         if tname == "Org" {
-            if let Some(state) = self.reader.org_state(self.ctx, id)? {
+            let (generation, now) = (self.model.generation, self.ctx.now);
+            let cached = self.orgs.get(id, generation, self.store, now);
+            let state = match cached {
+                Some(s) => Some(s),
+                None => self.reader.org_state(self.ctx, id)?.map(|s| {
+                    let s = Arc::new(s);
+                    let version = self.deps.last().map(|d| d.1).unwrap_or(0);
+                    self.orgs.put(id, generation, stripe, version, s.clone());
+                    s
+                }),
+            };
+            if let Some(state) = state {
                 return Ok(Some(Fetched {
                     entity: None,
                     parents: vec![],
@@ -358,6 +372,7 @@ impl Builder<'_, '_, '_> {
 #[allow(clippy::too_many_arguments)]
 pub fn build(
     store: &crate::store::Store,
+    orgs: &super::cache::OrgCache,
     model: &Model,
     reader: &Reader<'_>,
     ctx: OrgCtx<'_>,
@@ -368,6 +383,8 @@ pub fn build(
 ) -> Result<Slice> {
     let mut b = Builder {
         store,
+        orgs,
+        model,
         deps: Vec::new(),
         reader,
         ctx,
