@@ -7,7 +7,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::wire::{decision_input, decision_json, deny_unknown, error_slot, object, parse_uid};
+use super::wire::{
+    context_field, decision_input, decision_json, deny_unknown, entities_field, error_slot, object,
+    parse_uid,
+};
 use super::{parse_json, read_bytes, read_json, require_json, AppState};
 use crate::error::{Error, Result};
 
@@ -99,29 +102,11 @@ async fn permissions(
     };
     let principal = parse_uid(get("principal")?, "principal")?;
     let resource = parse_uid(get("resource")?, "resource")?;
-    let context = match m.get("context") {
-        None | Some(Value::Null) => None,
-        Some(c @ Value::Object(_)) => Some(c),
-        Some(_) => {
-            return Err(Error::invalid(
-                "INVALID_CONTEXT",
-                "`context` must be a JSON object",
-            ))
-        }
-    };
-    let entities = match m.get("entities") {
-        None | Some(Value::Null) => vec![],
-        Some(Value::Array(a)) => a.clone(),
-        Some(_) => {
-            return Err(Error::invalid(
-                "INVALID_ENTITY",
-                "`entities` must be an array",
-            ))
-        }
-    };
+    let context = context_field(&m)?;
+    let entities = entities_field(&m)?;
     let verdicts = state
         .engine
-        .permissions(&principal, &resource, context, &entities)?;
+        .permissions(&principal, &resource, context.as_ref(), &entities)?;
     let mut actions = Map::new();
     for v in verdicts {
         let mut entry = decision_json(&v.decision);

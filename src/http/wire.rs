@@ -112,26 +112,8 @@ pub fn decision_input(v: Value) -> Result<DecisionInput> {
     let principal = parse_uid(get("principal")?, "principal")?;
     let action = parse_uid(get("action")?, "action")?;
     let resource = parse_uid(get("resource")?, "resource")?;
-    let context = match m.get("context") {
-        None | Some(Value::Null) => None,
-        Some(c @ Value::Object(_)) => Some(c.clone()),
-        Some(_) => {
-            return Err(Error::invalid(
-                "INVALID_CONTEXT",
-                "`context` must be a JSON object",
-            ))
-        }
-    };
-    let entities = match m.get("entities") {
-        None | Some(Value::Null) => vec![],
-        Some(Value::Array(a)) => a.clone(),
-        Some(_) => {
-            return Err(Error::invalid(
-                "INVALID_ENTITY",
-                "`entities` must be an array",
-            ))
-        }
-    };
+    let context = context_field(&m)?;
+    let entities = entities_field(&m)?;
     if let Some(r) = m.get("reserve") {
         if !r.is_null() {
             // Reservations need the billing counters; until they exist, refuse rather than
@@ -149,4 +131,28 @@ pub fn decision_input(v: Value) -> Result<DecisionInput> {
         context,
         entities,
     })
+}
+
+/// The optional `context` of a request: a JSON object, or absent.
+pub fn context_field(m: &Map<String, Value>) -> Result<Option<Value>> {
+    match m.get("context") {
+        None | Some(Value::Null) => Ok(None),
+        Some(c @ Value::Object(_)) => Ok(Some(c.clone())),
+        Some(_) => Err(Error::invalid(
+            "INVALID_CONTEXT",
+            "`context` must be a JSON object",
+        )),
+    }
+}
+
+/// The optional `entities` of a request: an array, or absent.
+pub fn entities_field(m: &Map<String, Value>) -> Result<Vec<Value>> {
+    match m.get("entities") {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(a)) => Ok(a.clone()),
+        Some(_) => Err(Error::invalid(
+            "INVALID_ENTITY",
+            "`entities` must be an array",
+        )),
+    }
 }
