@@ -374,10 +374,20 @@ fn operations_endpoints() {
     assert_eq!(app.call("GET", "/v1/policies", None, None).status, 401);
     let o = app.call("GET", "/openapi.json", None, None);
     assert_eq!(o.status, 200);
-    assert!(
-        o.body["paths"]["/v1/authorize"].is_object(),
-        "the OpenAPI document lists the decision API"
-    );
+    for path in [
+        "/v1/authorize",
+        "/v1/authorize/batch",
+        "/v1/permissions",
+        "/v1/entities",
+        "/v1/orgs/{org}",
+        "/v1/admin/reload",
+    ] {
+        assert!(
+            o.body["paths"][path].is_object(),
+            "the OpenAPI document lists {path}"
+        );
+    }
+    assert_eq!(o.body["openapi"], "3.0.3");
 }
 
 #[test]
