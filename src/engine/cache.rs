@@ -15,9 +15,11 @@ use parking_lot::Mutex;
 use super::Decision;
 use crate::store::{OrgState, Store};
 
-const SHARDS: usize = 16;
+/// Many small shards rather than a few big ones: a full shard is emptied at once, and emptying
+/// 2,048 entries stalls the worker for tens of microseconds where 8,192 showed in the p99.
+const SHARDS: usize = 64;
 /// Entries per shard; a full shard is emptied (cheap, and the hot set refills at once).
-const SHARD_CAPACITY: usize = 8192;
+const SHARD_CAPACITY: usize = 2048;
 
 /// The request, as the decision depends on it: either its exact body bytes (the HTTP path,
 /// looked up before any parsing) or a canonical rendering of the parsed request.
@@ -115,8 +117,8 @@ struct OrgEntry {
     state: Arc<OrgState>,
 }
 
-/// Orgs kept per shard: 16 × 1024 orgs of a few KiB each bound the memory to tens of MiB.
-const ORG_SHARD_CAPACITY: usize = 1024;
+/// Orgs kept per shard: 64 × 256 orgs of a few KiB each bound the memory to tens of MiB.
+const ORG_SHARD_CAPACITY: usize = 256;
 
 impl Default for OrgCache {
     fn default() -> Self {

@@ -229,8 +229,12 @@ impl Engine {
                 format!("context is invalid for `{action}`: {m}"),
             )
         };
-        let ctx = Context::from_json_value(context.clone(), Some((&model.schema, action)))
-            .map_err(|e| bad(render(&e)))?;
+        // Most requests carry no context; Cedar's JSON parser costs microseconds even for `{}`.
+        let ctx = match context {
+            Value::Object(m) if m.is_empty() => Context::empty(),
+            _ => Context::from_json_value(context.clone(), Some((&model.schema, action)))
+                .map_err(|e| bad(render(&e)))?,
+        };
         // Parsing against the schema converts but does not type-check every value.
         ctx.validate(&model.schema, action)
             .map_err(|e| bad(render(&e)))?;
@@ -239,7 +243,33 @@ impl Engine {
 
     /// Answers one decision request.
     pub fn decide(&self, input: &DecisionInput) -> Result<Decision> {
-        self.decide_keyed(input, None)
+        let model = self.model.load();
+        // Fail closed before anything, cached answers included.
+        if !self.store.check_health() {
+            return Err(Error::StoreUnavailable(self.store.health_reason()));
+        }
+        let now = now_unix();
+        let key = cache::Key(
+            format!(
+                "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+                input.principal,
+                input.action,
+                input.resource,
+                input
+                    .context
+                    .as_ref()
+                    .map(Value::to_string)
+                    .unwrap_or_default(),
+                Value::Array(input.entities.clone())
+            )
+            .into_bytes(),
+        );
+        if !self.settings.no_decision_cache {
+            if let Some(d) = self.cache.get(&key, model.generation, &self.store, now) {
+                return Ok(d);
+            }
+        }
+        self.evaluate(&model, input, key, now)
     }
 
     /// A still-valid cached decision for this exact request body, if any. Checks the store
@@ -257,38 +287,22 @@ impl Engine {
             .get(&cache::Key::raw(body), generation, &self.store, now_unix()))
     }
 
-    /// Like [`Engine::decide`]; `raw` is the request body the input was parsed from, which
-    /// then keys the cache (see [`Engine::cached_raw`]).
-    pub fn decide_keyed(&self, input: &DecisionInput, raw: Option<&[u8]>) -> Result<Decision> {
+    /// Decides a request whose body `raw` was just looked up by [`Engine::cached_raw`] and
+    /// missed: the store's health was checked and the cache searched a moment ago, so neither
+    /// is done twice; the answer is cached under the raw body.
+    pub fn decide_after_miss(&self, input: &DecisionInput, raw: &[u8]) -> Result<Decision> {
         let model = self.model.load();
-        // Fail closed before anything, cached answers included.
-        if !self.store.check_health() {
-            return Err(Error::StoreUnavailable(self.store.health_reason()));
-        }
-        let now = now_unix();
-        let key = match raw {
-            Some(body) => cache::Key::raw(body),
-            None => cache::Key(
-                format!(
-                    "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
-                    input.principal,
-                    input.action,
-                    input.resource,
-                    input
-                        .context
-                        .as_ref()
-                        .map(Value::to_string)
-                        .unwrap_or_default(),
-                    Value::Array(input.entities.clone())
-                )
-                .into_bytes(),
-            ),
-        };
-        if !self.settings.no_decision_cache {
-            if let Some(d) = self.cache.get(&key, model.generation, &self.store, now) {
-                return Ok(d);
-            }
-        }
+        self.evaluate(&model, input, cache::Key::raw(raw), now_unix())
+    }
+
+    /// The uncached decision: context, slice, Cedar, 403 versus 402; cached under `key`.
+    fn evaluate(
+        &self,
+        model: &Model,
+        input: &DecisionInput,
+        key: cache::Key,
+        now: i64,
+    ) -> Result<Decision> {
         let Some(am) = model.action(&input.action) else {
             return Err(Error::invalid(
                 "UNKNOWN_ACTION",
@@ -297,7 +311,7 @@ impl Engine {
         };
         let empty = Value::Object(Default::default());
         let ctx_json = input.context.as_ref().unwrap_or(&empty);
-        let context = Self::context(&model, &input.action, ctx_json)?;
+        let context = Self::context(model, &input.action, ctx_json)?;
         let request = Request::new(
             input.principal.clone(),
             input.action.clone(),
@@ -306,14 +320,14 @@ impl Engine {
             Some(&model.schema),
         )
         .map_err(|e| Error::invalid("INVALID_REQUEST", render(&e)))?;
-        let provided = Self::parse_entities(&model, &input.entities)?;
-        let template = self.upgrade_template(&model);
-        let ctx = self.org_ctx(&model, &template, now);
-        let mut slice = self.store.read(|r| {
+        let provided = Self::parse_entities(model, &input.entities)?;
+        let template = self.upgrade_template(model);
+        let ctx = self.org_ctx(model, &template, now);
+        let mut slice = self.store.read_after_check(|r| {
             slice::build(
                 &self.store,
                 &self.orgs,
-                &model,
+                model,
                 r,
                 ctx,
                 &input.principal,
@@ -322,8 +336,8 @@ impl Engine {
                 provided,
             )
         })?;
-        let entities = slice.take_entities(&model, &am.entities)?;
-        let decision = self.judge(&model, am, &request, &slice, &entities, &template)?;
+        let entities = slice.take_entities(model, &am.entities)?;
+        let decision = self.judge(model, am, &request, &slice, &entities, &template)?;
         if !self.settings.no_decision_cache {
             self.cache.put(
                 key,

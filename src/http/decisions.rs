@@ -39,7 +39,7 @@ async fn authorize(
         Some(d) => d,
         None => {
             let input = decision_input(parse_json(&req, &body)?)?;
-            state.engine.decide_keyed(&input, Some(&body))?
+            state.engine.decide_after_miss(&input, &body)?
         }
     };
     let status = if mirror(&req) {
