@@ -8,5 +8,5 @@ if ! command -v wrk >/dev/null; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else
     echo "wrk is missing: apt-get install wrk" >&2; exit 1; fi
 fi
-cargo build --release --locked --bin tollgate --example baseline
+cargo build --release --locked --bin tollgate --example baseline --example loadgen
 exec python3 scripts/bench_load.py "$@"

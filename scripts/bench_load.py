@@ -23,6 +23,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLLGATE = os.path.join(ROOT, "target/release/tollgate")
 BASELINE = os.path.join(ROOT, "target/release/examples/baseline")
+LOADGEN = os.path.join(ROOT, "target/release/examples/loadgen")
 WRK_DIR = os.path.join(ROOT, "scripts/wrk")
 ADMIN = "bench-admin-token-0123456789"
 CLK = os.sysconf("SC_CLK_TCK")
@@ -91,7 +92,7 @@ def wait_ready(url, timeout=30.0):
 
 
 class Server:
-    def __init__(self, kind, db=None, port=18181):
+    def __init__(self, kind, db=None, port=18181, extra=()):
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         env = dict(os.environ, TOLLGATE_ADMIN_TOKEN=ADMIN, TOLLGATE_LOG="warn")
@@ -99,7 +100,7 @@ class Server:
             cmd = ["taskset", "-c", "0", BASELINE, f"127.0.0.1:{port}"]
             ready = f"{self.base}/v1/authorize"
         else:
-            cmd = ["taskset", "-c", "0", TOLLGATE, "serve", "--listen", f"127.0.0.1:{port}", "--db", db, "--workers", "1"]
+            cmd = ["taskset", "-c", "0", TOLLGATE, "serve", "--listen", f"127.0.0.1:{port}", "--db", db, "--workers", "1", *extra]
             ready = f"{self.base}/readyz"
         t0 = time.time()
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -154,10 +155,10 @@ def to_ms(v):
     return n / 1000 if u == "us" else n * 1000 if u == "s" else n
 
 
-def wrk(server, script, dims, rate=0):
+def wrk(server, script, dims, pool=(0, 0)):
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
            "-s", os.path.join(WRK_DIR, script), server.base,
-           "--", str(dims[0]), str(dims[1]), str(dims[2]), "1", str(rate), str(args.connections)]
+           "--", str(dims[0]), str(dims[1]), str(dims[2]), "1", "0", str(args.connections), str(pool[0]), str(pool[1])]
     t0 = cpu_ticks(server.proc.pid)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     ticks = cpu_ticks(server.proc.pid) - t0
@@ -174,19 +175,42 @@ def wrk(server, script, dims, rate=0):
     }
 
 
-def run_case(kind, script, size=None, rate=0, writes=True):
+def loadgen(server, mix, dims, rate, pool=(0, 0)):
+    """Open-loop fixed rate (examples/loadgen.rs): latency counted from each request's intended
+    send time, so a stalled server is not hidden by the load generator waiting for it."""
+    cmd = ["taskset", "-c", "1", LOADGEN, "--addr", server.base.removeprefix("http://"), "--rate", str(int(rate)),
+           "--connections", str(args.connections), "--duration", str(args.duration), "--mix", mix,
+           "--orgs", str(dims[0]), "--users", str(dims[1]), "--workspaces", str(dims[2]),
+           "--org-pool", str(pool[0]), "--users-per-org", str(pool[1])]
+    t0 = cpu_ticks(server.proc.pid)
+    out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    ticks = cpu_ticks(server.proc.pid) - t0
+    return {
+        "rps": out["achieved_rate"],
+        "p50": out["p50_ms"],
+        "p99": out["p99_ms"],
+        "cpu_us": ticks / CLK * 1e6 / max(out["completed"], 1),
+        "non2xx": out["non_2xx"] + out["errors"],
+    }
+
+
+def run_case(kind, script, size=None, rate=0, writes=True, pool=(0, 0), extra=()):
     dims = SIZES[size or "1k"]
     db = seed(size, dims) if kind == "tollgate" else None
-    s = Server(kind, db)
+    s = Server(kind, db, extra=extra)
     writer = None
     try:
         # Warm up, then measure.
         subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c4", "-d2s", "-s", os.path.join(WRK_DIR, script), s.base,
-                        "--", str(dims[0]), str(dims[1]), str(dims[2]), "2"], capture_output=True, check=True)
+                        "--", str(dims[0]), str(dims[1]), str(dims[2]), "2", "0", "4", str(pool[0]), str(pool[1])],
+                       capture_output=True, check=True)
         if kind == "tollgate" and writes:
-            writer = Writer(s.base, dims[0], args.writes_per_sec)
+            writer = Writer(s.base, pool[0] or dims[0], args.writes_per_sec)
             writer.start()
-        r = wrk(s, script, dims, rate)
+        if rate:
+            r = loadgen(s, script.removesuffix(".lua"), dims, rate, pool)
+        else:
+            r = wrk(s, script, dims, pool)
         r["rss_mib"] = rss_kib(s.proc.pid) / 1024
         r["startup_ms"] = s.startup * 1000
         r["writes"] = writer.count if writer else 0
@@ -198,11 +222,16 @@ def run_case(kind, script, size=None, rate=0, writes=True):
         s.stop()
 
 
+# The 1k store's working set (its 50 orgs and 18 members of each) drawn from the 1M store: the
+# same requests on a store a thousand times bigger, which is what "stays flat" compares.
+SAME_SET = (50, 18)
+BEGIN, END = "<!-- bench-load:begin -->", "<!-- bench-load:end -->"
+
+
 def main():
     for tool in ["wrk", "taskset"]:
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing (apt-get install wrk util-linux)")
-    rows = []
     results = {}
     for mix, script in [("distinct", "distinct.lua"), ("repeating", "repeating.lua")]:
         log(f"baseline {mix}")
@@ -210,15 +239,23 @@ def main():
         for size in ["1k", "1M"]:
             log(f"tollgate {size} {mix}")
             results[(size, mix)] = run_case("tollgate", script, size)
+    log("tollgate 1M distinct, the 1k working set")
+    results[("1M", "same")] = run_case("tollgate", "distinct.lua", "1M", pool=SAME_SET)
+    log("tollgate distinct without the decision cache")
+    results[("1k", "nocache")] = run_case("tollgate", "distinct.lua", "1k", extra=["--no-decision-cache"])
+    results[("1M", "nocache")] = run_case("tollgate", "distinct.lua", "1M", pool=SAME_SET, extra=["--no-decision-cache"])
     log("tollgate batch of 50")
     results[("1k", "batch")] = run_case("tollgate", "batch.lua", "1k")
     results[("1M", "batch")] = run_case("tollgate", "batch.lua", "1M")
     results[("baseline", "batch")] = run_case("baseline", "batch.lua")
-    # p99 at half of Tollgate's peak, fixed rate.
+    # p99 at half of Tollgate's peak: open loop, fixed rate.
     for size in ["1k", "1M"]:
         peak = results[(size, "distinct")]["rps"]
         log(f"tollgate {size} distinct at half peak ({peak / 2:.0f} rps)")
         results[(size, "half")] = run_case("tollgate", "distinct.lua", size, rate=peak / 2)
+    peak = results[("1M", "same")]["rps"]
+    log(f"tollgate 1M distinct (1k working set) at half peak ({peak / 2:.0f} rps)")
+    results[("1M", "half-same")] = run_case("tollgate", "distinct.lua", "1M", rate=peak / 2, pool=SAME_SET)
 
     def row(name, r, per=1):
         return f"| {name} | {r['rps'] * per:,.0f} | {r['p50']:.3f} | {r['p99']:.3f} | {r['cpu_us'] / per:.1f} | {r['non2xx']} |"
@@ -229,20 +266,35 @@ def main():
     for mix in ["distinct", "repeating"]:
         lines.append(row(f"baseline, {mix}", results[("baseline", mix)]))
         for size in ["1k", "1M"]:
-            lines.append(row(f"tollgate {size}, {mix}", results[(size, mix)]))
+            what = f"tollgate {size}, {mix}" + (" (whole store: 900k principals)" if (size, mix) == ("1M", "distinct") else "")
+            lines.append(row(what, results[(size, mix)]))
+        if mix == "distinct":
+            lines.append(row("tollgate 1M, distinct, the 1k working set", results[("1M", "same")]))
+    lines.append(row("tollgate 1k, distinct, no decision cache", results[("1k", "nocache")]))
+    lines.append(row("tollgate 1M, distinct, the 1k working set, no decision cache", results[("1M", "nocache")]))
     lines.append(row("baseline, batch of 50", results[("baseline", "batch")], 50))
     for size in ["1k", "1M"]:
         lines.append(row(f"tollgate {size}, batch of 50", results[(size, "batch")], 50))
     for size in ["1k", "1M"]:
-        lines.append(row(f"tollgate {size}, distinct at half peak (fixed rate)", results[(size, "half")]))
+        lines.append(row(f"tollgate {size}, distinct at half peak (open loop, fixed rate)", results[(size, "half")]))
+    lines.append(row("tollgate 1M, distinct, the 1k working set, at half peak (open loop)", results[("1M", "half-same")]))
+
+    def cpu_ratio(a, b):
+        return results[a]["cpu_us"] / results[b]["cpu_us"]
+
     ratios = []
     for mix in ["distinct", "repeating"]:
         b = results[("baseline", mix)]["rps"]
         for size in ["1k", "1M"]:
             ratios.append(f"- Tollgate {size} / baseline, {mix}: {results[(size, mix)]['rps'] / b:.2f}")
-        ratios.append(f"- per-decision CPU 1M / 1k, {mix}: {results[('1M', mix)]['cpu_us'] / results[('1k', mix)]['cpu_us']:.2f}")
-    ratios.append(f"- resident memory serving the 1M store: {results[('1M', 'distinct')]['rss_mib']:.0f} MiB")
-    ratios.append(f"- start-up to ready with the 1M store: {results[('1M', 'distinct')]['startup_ms']:.0f} ms")
+        if mix == "distinct":
+            ratios.append(f"- Tollgate 1M (1k working set) / baseline, distinct: {results[('1M', 'same')]['rps'] / b:.2f}")
+    ratios.append(f"- per-decision CPU 1M / 1k, distinct, same requests: {cpu_ratio(('1M', 'same'), ('1k', 'distinct')):.2f}")
+    ratios.append(f"- per-decision CPU 1M / 1k, distinct, same requests, no decision cache: {cpu_ratio(('1M', 'nocache'), ('1k', 'nocache')):.2f}")
+    ratios.append(f"- per-decision CPU 1M / 1k, repeating: {cpu_ratio(('1M', 'repeating'), ('1k', 'repeating')):.2f}")
+    ratios.append(f"- per-decision CPU 1M (whole store) / 1k, distinct: {cpu_ratio(('1M', 'distinct'), ('1k', 'distinct')):.2f}")
+    ratios.append(f"- resident memory serving the 1M store: {max(r['rss_mib'] for k, r in results.items() if k[0] == '1M'):.0f} MiB (largest of the 1M runs)")
+    ratios.append(f"- start-up to ready with the 1M store: {max(r['startup_ms'] for k, r in results.items() if k[0] == '1M'):.0f} ms (slowest of the 1M runs)")
     writes = sum(r.get("writes", 0) for r in results.values())
     cpu = platform.processor() or "unknown"
     try:
@@ -251,17 +303,21 @@ def main():
     except OSError:
         pass
     header = (f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores ({cpu}), "
-              f"{platform.system()} {platform.release()}; server pinned to core 0 with one worker, wrk on core 1, "
-              f"{args.connections} connections, {args.duration} s per run, {args.writes_per_sec} data writes/s during every "
-              f"Tollgate run ({writes} in all). Stores: 1k = {sum(SIZES['1k'])} entities, "
+              f"{platform.system()} {platform.release()}; server pinned to core 0 with one worker, load generator on "
+              f"core 1, {args.connections} connections, {args.duration} s per run, {args.writes_per_sec} data writes/s "
+              f"during every Tollgate run ({writes} in all). Stores: 1k = {sum(SIZES['1k'])} entities, "
               f"1M = {sum(SIZES['1M'])} entities (scripts/gen_data.py).")
     table = "\n".join(lines)
-    print(header)
-    print(table)
-    print("\n".join(ratios))
+    block = header + "\n\n" + table + "\n\n" + "\n".join(ratios) + "\n"
+    print(block)
+    # The generated block replaces the previous one; the analysis around it is kept.
+    old = open(args.out).read() if os.path.exists(args.out) else ""
+    if BEGIN in old and END in old:
+        text = old[:old.index(BEGIN) + len(BEGIN)] + "\n" + block + old[old.index(END):]
+    else:
+        text = f"# Benchmarks\n\nProduced by `scripts/bench-load.sh`.\n\n{BEGIN}\n{block}{END}\n" + old
     with open(args.out, "w") as f:
-        f.write("# Benchmarks\n\nProduced by `scripts/bench-load.sh`; rerun it after any change to the decision path.\n\n")
-        f.write(header + "\n\n" + table + "\n\n" + "\n".join(ratios) + "\n")
+        f.write(text)
     json.dump({f"{k[0]}/{k[1]}": v for k, v in results.items()}, open(os.path.join(work, "results.json"), "w"), indent=1)
 
 

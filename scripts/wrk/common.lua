@@ -10,8 +10,13 @@ M.org_actions = {
 }
 M.ws_actions = {"view_workspace", "create_agent", "view_analytics"}
 
+-- Arguments: orgs users workspaces [seed [unused unused [org_pool users_per_org]]]. The
+-- pool arguments (0 = none) restrict the requests to the first org_pool orgs and the first
+-- users_per_org members of each: the same working set on a bigger store.
 function M.setup(args)
   M.orgs = tonumber(args[1]); M.users = tonumber(args[2]); M.wss = tonumber(args[3])
+  M.org_pool = tonumber(args[7] or "0"); M.users_per_org = tonumber(args[8] or "0")
+  if M.org_pool <= 0 or M.org_pool > M.orgs then M.org_pool = M.orgs end
   local seed = tonumber(args[4] or "1")
   math.randomseed(seed + math.floor(os.clock() * 1e6))
 end
@@ -20,11 +25,12 @@ end
 function M.user_of(o)
   if math.random() < 0.3 then return o end
   local k = math.floor((M.users - 1 - o) / M.orgs)
+  if M.users_per_org > 0 then k = math.min(k, M.users_per_org - 1) end
   return o + M.orgs * math.random(0, k)
 end
 
 function M.request_body()
-  local o = math.random(0, M.orgs - 1)
+  local o = math.random(0, M.org_pool - 1)
   local u = M.user_of(o)
   if math.random() < 0.25 then
     local k = math.floor((M.wss - 1 - o) / M.orgs)
@@ -34,16 +40,6 @@ function M.request_body()
   end
   local a = M.org_actions[math.random(#M.org_actions)]
   return string.format('{"principal":{"type":"User","id":"u%d"},"action":{"type":"Action","id":"%s"},"resource":{"type":"Org","id":"o%d"},"context":%s}', u, a[1], o, a[2])
-end
-
--- Fixed-rate pacing (wrk2-style, approximated): each connection waits connections/rate.
-function M.pacing(args)
-  local rate = tonumber(args[5] or "0")
-  local conns = tonumber(args[6] or "1")
-  if rate > 0 then
-    return function() return conns * 1000 / rate end
-  end
-  return nil
 end
 
 return M

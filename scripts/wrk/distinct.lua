@@ -3,5 +3,5 @@ package.path = package.path .. ";" .. debug.getinfo(1, "S").source:sub(2):match(
 local c = require("common")
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-function init(args) c.setup(args); local p = c.pacing(args); if p then delay = p end end
+function init(args) c.setup(args) end
 function request() return wrk.format(nil, "/v1/authorize", nil, c.request_body()) end

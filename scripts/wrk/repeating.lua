@@ -7,7 +7,6 @@ wrk.headers["Content-Type"] = "application/json"
 local bodies = {}
 function init(args)
   c.setup(args)
-  local p = c.pacing(args); if p then delay = p end
   math.randomseed(42) -- the same working set on every thread
   for i = 1, 300 do bodies[i] = c.request_body() end
   c.setup(args)
