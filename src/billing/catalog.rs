@@ -55,8 +55,9 @@ pub struct Catalog {
     tiers: Vec<Tier>,
     /// Every resource type the catalog knows, in file order.
     pub resource_types: Vec<String>,
-    /// Built-in roles, most privileged first.
-    pub roles: Vec<RoleDef>,
+    /// Built-in roles, most privileged first; shared with every cached org state that has no
+    /// custom roles, so caching many orgs costs a pointer each, not a copy of the roles.
+    pub roles: std::sync::Arc<Vec<RoleDef>>,
     /// Upgrade URL template with `{org}` and `{plan}`.
     pub upgrade_url: String,
     /// Days a `past_due` org keeps its plan.
@@ -177,7 +178,7 @@ impl Catalog {
         Ok(Catalog {
             tiers,
             resource_types: raw.resource_types,
-            roles,
+            roles: std::sync::Arc::new(roles),
             upgrade_url: raw.upgrade_url,
             past_due_grace_days: raw.past_due_grace_days,
         })

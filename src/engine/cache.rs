@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::slice::Slice;
 use super::Decision;
 use crate::store::{OrgState, Store};
 
@@ -20,6 +21,8 @@ use crate::store::{OrgState, Store};
 const SHARDS: usize = 64;
 /// Entries per shard; a full shard is emptied (cheap, and the hot set refills at once).
 const SHARD_CAPACITY: usize = 2048;
+/// Slices per shard: 64 × 256 (principal, resource) pairs of a KiB or two each.
+const SLICE_SHARD_CAPACITY: usize = 256;
 
 /// The request, as the decision depends on it: either its exact body bytes (the HTTP path,
 /// looked up before any parsing) or a canonical rendering of the parsed request.
@@ -36,23 +39,37 @@ impl Key {
     }
 }
 
-struct Entry {
+struct Entry<V> {
     generation: u64,
     deps: Vec<(usize, u64)>,
     valid_until: i64,
-    decision: Decision,
+    value: V,
 }
 
-/// Sharded map of cached decisions.
-pub struct DecisionCache {
-    shards: Vec<Mutex<HashMap<Key, Arc<Entry>>>>,
+/// Sharded map of values computed from the store and the model, each kept with what it was
+/// computed from (see the module doc): whole decisions, and request slices.
+pub struct VersionedCache<V> {
+    shards: Vec<Mutex<HashMap<Key, Arc<Entry<V>>>>>,
+    capacity: usize,
 }
+
+/// Whole decisions, keyed by request.
+pub type DecisionCache = VersionedCache<Decision>;
+
+/// The entities of a request (principal, resource, what the context names), keyed by those
+/// uids: a decision on another action of the same principal and resource reuses them instead
+/// of reading the store and building the principal's membership view again.
+pub type SliceCache = VersionedCache<Arc<Slice>>;
 
 impl Default for DecisionCache {
     fn default() -> Self {
-        DecisionCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-        }
+        VersionedCache::with_capacity(SHARD_CAPACITY)
+    }
+}
+
+impl Default for SliceCache {
+    fn default() -> Self {
+        VersionedCache::with_capacity(SLICE_SHARD_CAPACITY)
     }
 }
 
@@ -62,9 +79,16 @@ fn shard_of(key: &Key) -> usize {
     (h.finish() as usize) % SHARDS
 }
 
-impl DecisionCache {
-    /// A cached decision still valid for this model generation, store and time.
-    pub fn get(&self, key: &Key, generation: u64, store: &Store, now: i64) -> Option<Decision> {
+impl<V: Clone> VersionedCache<V> {
+    fn with_capacity(capacity: usize) -> Self {
+        VersionedCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            capacity,
+        }
+    }
+
+    /// A cached value still valid for this model generation, store and time.
+    pub fn get(&self, key: &Key, generation: u64, store: &Store, now: i64) -> Option<V> {
         let entry = self.shards[shard_of(key)].lock().get(key).cloned()?;
         let fresh = entry.generation == generation
             && now < entry.valid_until
@@ -72,20 +96,20 @@ impl DecisionCache {
                 .deps
                 .iter()
                 .all(|(s, v)| store.stripe_version(*s) == *v);
-        fresh.then(|| entry.decision.clone())
+        fresh.then(|| entry.value.clone())
     }
 
-    /// Remembers a decision with what it was computed from.
+    /// Remembers a value with what it was computed from.
     pub fn put(
         &self,
         key: Key,
         generation: u64,
         deps: Vec<(usize, u64)>,
         valid_until: i64,
-        decision: Decision,
+        value: V,
     ) {
         let mut shard = self.shards[shard_of(&key)].lock();
-        if shard.len() >= SHARD_CAPACITY {
+        if shard.len() >= self.capacity {
             shard.clear();
         }
         shard.insert(
@@ -94,7 +118,7 @@ impl DecisionCache {
                 generation,
                 deps,
                 valid_until,
-                decision,
+                value,
             }),
         );
     }
@@ -117,8 +141,9 @@ struct OrgEntry {
     state: Arc<OrgState>,
 }
 
-/// Orgs kept per shard: 64 × 256 orgs of a few KiB each bound the memory to tens of MiB.
-const ORG_SHARD_CAPACITY: usize = 256;
+/// Orgs kept per shard: 64 × 1024 orgs of under a KiB each (the roles are shared) bound the
+/// memory to tens of MiB and hold every org of the 1M-entity benchmark store (50k).
+const ORG_SHARD_CAPACITY: usize = 1024;
 
 impl Default for OrgCache {
     fn default() -> Self {

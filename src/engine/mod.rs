@@ -110,6 +110,7 @@ pub struct Engine {
     settings: EngineSettings,
     reload: parking_lot::Mutex<ReloadStatus>,
     cache: cache::DecisionCache,
+    slices: cache::SliceCache,
     orgs: cache::OrgCache,
 }
 
@@ -142,6 +143,7 @@ impl Engine {
             settings,
             reload: parking_lot::Mutex::new(ReloadStatus::default()),
             cache: cache::DecisionCache::default(),
+            slices: cache::SliceCache::default(),
             orgs: cache::OrgCache::default(),
         }
     }
@@ -323,19 +325,41 @@ impl Engine {
         let provided = Self::parse_entities(model, &input.entities)?;
         let template = self.upgrade_template(model);
         let ctx = self.org_ctx(model, &template, now);
-        let mut slice = self.store.read_after_check(|r| {
-            slice::build(
-                &self.store,
-                &self.orgs,
-                model,
-                r,
-                ctx,
-                &input.principal,
-                &input.resource,
-                ctx_json,
-                provided,
-            )
-        })?;
+        let use_cache = !self.settings.no_decision_cache;
+        let slice_key = slice::cache_key(&input.principal, &input.resource, ctx_json, &provided)
+            .filter(|_| use_cache);
+        let cached = slice_key
+            .as_ref()
+            .and_then(|k| self.slices.get(k, model.generation, &self.store, now));
+        let mut slice = match cached {
+            Some(s) => (*s).clone(),
+            None => {
+                let s = self.store.read_after_check(|r| {
+                    slice::build(
+                        &self.store,
+                        &self.orgs,
+                        model,
+                        r,
+                        ctx,
+                        &input.principal,
+                        &input.resource,
+                        ctx_json,
+                        provided,
+                    )
+                })?;
+                if let Some(k) = slice_key {
+                    let deps = s.deps.clone();
+                    self.slices.put(
+                        k,
+                        model.generation,
+                        deps,
+                        s.valid_until,
+                        Arc::new(s.clone()),
+                    );
+                }
+                s
+            }
+        };
         let entities = slice.take_entities(model, &am.entities)?;
         let decision = self.judge(model, am, &request, &slice, &entities, &template)?;
         if !self.settings.no_decision_cache {

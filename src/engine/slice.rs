@@ -18,6 +18,7 @@ pub const MAX_SLICE: usize = 10_000;
 
 /// The entities of one request, with the org (if any) kept apart so its plan can be swapped
 /// when looking for the tier that would allow the request.
+#[derive(Clone)]
 pub struct Slice {
     /// Every entity except the org and its plan.
     pub entities: Vec<Entity>,
@@ -100,6 +101,37 @@ impl Slice {
         }
         Ok(())
     }
+}
+
+/// What a slice is built from besides the store and the model: the principal, the resource and
+/// the uids the context names, key by key (an org named by the context is found by key
+/// order). `None` when the request brings its own entities, which are not worth keying.
+pub fn cache_key(
+    principal: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    provided: &[(Entity, Value)],
+) -> Option<super::cache::Key> {
+    if !provided.is_empty() {
+        return None;
+    }
+    use std::fmt::Write;
+    let mut k = format!("{principal}\u{0}{resource}");
+    if let Value::Object(m) = context {
+        let mut refs = Vec::new();
+        for (name, v) in m {
+            refs.clear();
+            json_refs(v, &mut refs);
+            if refs.is_empty() {
+                continue;
+            }
+            let _ = write!(k, "\u{0}{name}");
+            for r in &refs {
+                let _ = write!(k, "\u{1}{r}");
+            }
+        }
+    }
+    Some(super::cache::Key(k.into_bytes()))
 }
 
 /// Collects entity uids referenced anywhere in a JSON value: `{"__entity": {...}}` escapes and

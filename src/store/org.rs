@@ -29,8 +29,9 @@ pub struct OrgCtx<'a> {
 pub struct OrgState {
     /// The stored row.
     pub row: OrgRow,
-    /// Built-in then custom roles, seat buckets resolved.
-    pub roles: Vec<RoleDef>,
+    /// Built-in then custom roles, seat buckets resolved (the catalog's own list, shared, when
+    /// the org has no custom role).
+    pub roles: std::sync::Arc<Vec<RoleDef>>,
     /// Name of the effective tier.
     pub effective_plan: String,
     /// Current usage by resource type (every catalog type present).
@@ -71,7 +72,7 @@ impl Reader<'_> {
             if roles.iter().any(|r| r.name == c.name) {
                 continue;
             }
-            roles.push(RoleDef {
+            std::sync::Arc::make_mut(&mut roles).push(RoleDef {
                 seat: Some(ctx.catalog.seat_for_level(c.level).to_string()),
                 name: c.name,
                 level: c.level,

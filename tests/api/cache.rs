@@ -138,3 +138,71 @@ fn the_clock_and_reloads_are_seen_too() {
     assert_eq!(app.admin("POST", "/v1/admin/reload", None).status, 200);
     assert_eq!(app.authorize(invite)["decision"], "payment_required");
 }
+
+/// A question on another action of the same principal and resource reuses the request's
+/// entities (the slice cache), not a decision: those must be just as fresh after a write.
+#[test]
+fn writes_are_seen_by_another_action_on_the_same_principal_and_resource() {
+    let app = TestApp::spawn();
+    app.org("acme", "free", "alice");
+    app.member("acme", "mia", "member");
+    let mia = |action: &str| req("mia", action, ("Org", "acme"), json!({}));
+    let alice = |action: &str| req("alice", action, ("Org", "acme"), json!({}));
+    // Role change.
+    assert_eq!(ask_often(&app, &mia("view_org"))["decision"], "allow");
+    app.member("acme", "mia", "admin");
+    assert_eq!(app.authorize(mia("create_workspace"))["decision"], "allow");
+    // Plan change.
+    assert_eq!(ask_often(&app, &alice("view_org"))["decision"], "allow");
+    app.ok("PUT", "/v1/orgs/acme", json!({"plan": "enterprise"}));
+    assert_eq!(app.authorize(alice("view_audit_logs"))["decision"], "allow");
+    app.ok("PUT", "/v1/orgs/acme", json!({"plan": "free"}));
+    // Usage counter.
+    assert_eq!(
+        ask_often(&app, &alice("view_subscription_usage"))["decision"],
+        "allow"
+    );
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:project",
+        json!({"current": 3}),
+    );
+    assert_eq!(
+        app.authorize(alice("create_project"))["decision"],
+        "payment_required"
+    );
+    // Workspace membership.
+    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
+    app.member("acme", "vic", "viewer");
+    let vic = |action: &str| req("vic", action, ("Workspace", "ws1"), json!({}));
+    assert_eq!(ask_often(&app, &vic("create_agent"))["decision"], "deny");
+    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1/members/vic", json!({}));
+    assert_eq!(app.authorize(vic("view_workspace"))["decision"], "allow");
+    // Member removal.
+    assert_eq!(ask_often(&app, &mia("view_org"))["decision"], "allow");
+    assert_eq!(
+        app.admin("DELETE", "/v1/orgs/acme/members/mia", None)
+            .status,
+        204
+    );
+    assert_eq!(
+        app.authorize(mia("view_subscription_usage"))["decision"],
+        "deny"
+    );
+    // An org named by the context rather than by the resource.
+    app.member("acme", "ada", "admin");
+    app.member("acme", "max", "member");
+    let on_max = |action: &str, ctx: Value| req("ada", action, ("User", "max"), ctx);
+    let role = json!({"org": {"type": "Org", "id": "acme"}, "new_role": "viewer"});
+    assert_eq!(
+        ask_often(&app, &on_max("update_member_role", role))["decision"],
+        "allow"
+    );
+    app.member("acme", "ada", "viewer");
+    let remove = json!({"org": {"type": "Org", "id": "acme"}});
+    assert_eq!(
+        app.authorize(on_max("remove_member", remove))["decision"],
+        "deny",
+        "ada is a viewer now"
+    );
+}
