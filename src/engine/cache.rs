@@ -135,8 +135,7 @@ pub struct OrgCache {
 #[derive(Clone)]
 struct OrgEntry {
     generation: u64,
-    stripe: usize,
-    version: u64,
+    deps: [(usize, u64); 2],
     valid_until: i64,
     state: Arc<OrgState>,
 }
@@ -174,19 +173,13 @@ impl OrgCache {
         let e = self.shards[org_shard(id)].lock().get(id).cloned()?;
         (e.generation == generation
             && now < e.valid_until
-            && store.stripe_version(e.stripe) == e.version)
-            .then_some(e.state)
+            && e.deps.iter().all(|(s, v)| store.stripe_version(*s) == *v))
+        .then_some(e.state)
     }
 
-    /// Keeps an org's state read at stripe `version` (taken before the read).
-    pub fn put(
-        &self,
-        id: &str,
-        generation: u64,
-        stripe: usize,
-        version: u64,
-        state: Arc<OrgState>,
-    ) {
+    /// Keeps an org's state read at the versions `deps` of its stripes (the org's and its
+    /// usage's, taken before the read).
+    pub fn put(&self, id: &str, generation: u64, deps: [(usize, u64); 2], state: Arc<OrgState>) {
         if self.capacity == 0 {
             return;
         }
@@ -199,8 +192,7 @@ impl OrgCache {
             id.to_string(),
             OrgEntry {
                 generation,
-                stripe,
-                version,
+                deps,
                 valid_until,
                 state,
             },

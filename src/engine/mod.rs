@@ -348,7 +348,8 @@ impl Engine {
                     )
                 })?;
                 if let Some(k) = slice_key {
-                    let deps = s.deps.clone();
+                    let mut deps = s.deps.clone();
+                    deps.extend_from_slice(&s.usage_deps);
                     self.slices.put(
                         k,
                         model.generation,
@@ -363,10 +364,14 @@ impl Engine {
         let entities = slice.take_entities(model, &am.entities)?;
         let decision = self.judge(model, am, &request, &slice, &entities, &template)?;
         if !self.settings.no_decision_cache {
+            let mut deps = slice.deps;
+            if am.reads_tags {
+                deps.extend_from_slice(&slice.usage_deps);
+            }
             self.cache.put(
                 key,
                 model.generation,
-                slice.deps,
+                deps,
                 slice.valid_until,
                 decision.clone(),
             );

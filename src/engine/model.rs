@@ -168,6 +168,12 @@ pub struct ActionModel {
     pub role_policies: PolicySet,
     /// Plan gates among `policies`.
     pub gates: HashMap<PolicyId, Gate>,
+    /// Whether any of `policies` reads an entity's tags (`getTag`, `hasTag`): an org's usage
+    /// lives in its tags, so only such a decision depends on the app usage counters. Cedar
+    /// names attributes literally and reaches tags only through these two operators, so a
+    /// policy whose text names neither cannot read usage (over-approximated: any mention
+    /// counts, even in a string).
+    pub reads_tags: bool,
 }
 
 /// Where a policy was read from.
@@ -580,6 +586,7 @@ fn action_models(schema: &Schema, policies: &PolicySet) -> Result<HashMap<Entity
         let mut all = PolicySet::new();
         let mut role = PolicySet::new();
         let mut action_gates = HashMap::new();
+        let mut reads_tags = false;
         for p in policies.policies() {
             let applies = match p.action_constraint() {
                 ActionConstraint::Any => true,
@@ -594,6 +601,8 @@ fn action_models(schema: &Schema, policies: &PolicySet) -> Result<HashMap<Entity
                     .map_err(|e| Error::PolicyLoad(format!("policy `{}`: {e}", p.id())))
             };
             add(&mut all)?;
+            let text = p.to_string();
+            reads_tags |= text.contains("getTag") || text.contains("hasTag");
             match gates.get(p.id()) {
                 Some(g) => {
                     action_gates.insert(p.id().clone(), g.clone());
@@ -608,6 +617,7 @@ fn action_models(schema: &Schema, policies: &PolicySet) -> Result<HashMap<Entity
                 policies: all,
                 role_policies: role,
                 gates: action_gates,
+                reads_tags,
             },
         );
     }

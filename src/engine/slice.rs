@@ -24,6 +24,9 @@ pub struct Slice {
     pub entities: Vec<Entity>,
     /// The version stripes of every uid looked up (found or not), as seen before reading.
     pub deps: Vec<(usize, u64)>,
+    /// The version stripes of the app usage of the orgs looked up: a dependency only of the
+    /// decisions whose policies read tags (`ActionModel::reads_tags`).
+    pub usage_deps: Vec<(usize, u64)>,
     /// Until when the slice holds without a write (see `OrgState::valid_until`).
     pub valid_until: i64,
     /// The org the request is about, when the store knows it.
@@ -180,6 +183,7 @@ struct Builder<'m, 'r, 'c> {
     orgs: &'m super::cache::OrgCache,
     model: &'m Model,
     deps: Vec<(usize, u64)>,
+    usage_deps: Vec<(usize, u64)>,
     reader: &'r Reader<'c>,
     ctx: OrgCtx<'m>,
     provided: HashMap<EntityUid, (Entity, Value)>,
@@ -197,16 +201,20 @@ impl Builder<'_, '_, '_> {
         // The version is taken before the read: a write committing meanwhile makes this
         // slice's cached decision stale, never the reverse.
         let stripe = crate::store::stripe(&tname, id);
-        self.deps.push((stripe, self.store.stripe_version(stripe)));
+        let version = self.store.stripe_version(stripe);
+        self.deps.push((stripe, version));
         if tname == "Org" {
+            let usage = crate::store::stripe(crate::store::USAGE_STRIPE_TYPE, id);
+            let usage_version = self.store.stripe_version(usage);
+            self.usage_deps.push((usage, usage_version));
             let (generation, now) = (self.model.generation, self.ctx.now);
             let cached = self.orgs.get(id, generation, self.store, now);
             let state = match cached {
                 Some(s) => Some(s),
                 None => self.reader.org_state(self.ctx, id)?.map(|s| {
                     let s = Arc::new(s);
-                    let version = self.deps.last().map(|d| d.1).unwrap_or(0);
-                    self.orgs.put(id, generation, stripe, version, s.clone());
+                    let deps = [(stripe, version), (usage, usage_version)];
+                    self.orgs.put(id, generation, deps, s.clone());
                     s
                 }),
             };
@@ -418,6 +426,7 @@ pub fn build(
         orgs,
         model,
         deps: Vec::new(),
+        usage_deps: Vec::new(),
         reader,
         ctx,
         provided: provided
@@ -560,6 +569,7 @@ pub fn build(
         org,
         warnings: b.warnings,
         deps: b.deps,
+        usage_deps: b.usage_deps,
         valid_until,
     })
 }

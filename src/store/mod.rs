@@ -295,7 +295,12 @@ impl Writer<'_> {
 /// sharing a stripe only cost an extra recomputation, never a stale answer.
 const STRIPES: usize = 1 << 16;
 
-/// The version stripe of an entity uid (an org's data is filed under its `Org` uid).
+/// The stripe key type of an org's app-reported usage (`PUT /v1/orgs/{org}/usage/..`), kept
+/// apart from the org's other data; not a valid Cedar type name, so no entity shares it.
+pub const USAGE_STRIPE_TYPE: &str = "Org#usage";
+
+/// The version stripe of an entity uid (an org's data is filed under its `Org` uid, its app
+/// usage under [`USAGE_STRIPE_TYPE`]).
 pub fn stripe(etype: &str, id: &str) -> usize {
     use std::hash::{Hash, Hasher};
     let mut h = std::hash::DefaultHasher::new();

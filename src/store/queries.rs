@@ -529,7 +529,9 @@ impl Writer<'_> {
 
     /// Sets an app-owned usage counter.
     pub fn set_app_usage(&self, org: &str, resource_type: &str, current: i64) -> Result<()> {
-        self.touch("Org", org);
+        // App usage has its own stripe: a decision whose policies read no tags does not depend
+        // on it (see `ActionModel::reads_tags`), so its cached answer survives the write.
+        self.touch(super::USAGE_STRIPE_TYPE, org);
         self.conn
             .prepare_cached(
                 "INSERT INTO usage (org, resource_type, current) VALUES (?1, ?2, ?3) \

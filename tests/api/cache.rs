@@ -206,3 +206,38 @@ fn writes_are_seen_by_another_action_on_the_same_principal_and_resource() {
         "ada is a viewer now"
     );
 }
+
+/// App usage lives in the org's tags and has its own version: a usage write keeps the cached
+/// answers of actions whose policies read no tags, and changes those of any policy that does,
+/// gate or not.
+#[test]
+fn a_usage_write_reaches_every_policy_that_reads_tags() {
+    let m = ModelCopy::new();
+    m.write(
+        "policies/usage_cap.cedar",
+        r#"@id("test.usage_cap")
+forbid (principal, action == Action::"view_subscription_usage", resource is Org)
+when { resource.hasTag("quota:project") && resource.getTag("quota:project") >= 3 };
+"#,
+    );
+    let app = TestApp::spawn_owned(m.args(), &[]);
+    app.org("acme", "free", "alice");
+    let usage = req(
+        "alice",
+        "view_subscription_usage",
+        ("Org", "acme"),
+        json!({}),
+    );
+    let view = req("alice", "view_org", ("Org", "acme"), json!({}));
+    assert_eq!(ask_often(&app, &usage)["decision"], "allow");
+    assert_eq!(ask_often(&app, &view)["decision"], "allow");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/usage/quota:project",
+        json!({"current": 3}),
+    );
+    let a = app.authorize(usage);
+    assert_eq!(a["decision"], "deny", "{a}");
+    assert_eq!(a["reasons"], json!(["test.usage_cap"]), "{a}");
+    assert_eq!(app.authorize(view)["decision"], "allow");
+}
