@@ -125,7 +125,8 @@ class Server:
 
 
 class Writer(threading.Thread):
-    """Streams data writes (app usage counters) during a run."""
+    """Streams data writes (app usage counters) during a run, over one keep-alive connection
+    as an app's client pool would."""
 
     def __init__(self, base, orgs, per_sec):
         super().__init__(daemon=True)
@@ -134,18 +135,27 @@ class Writer(threading.Thread):
         self.count = 0
 
     def run(self):
+        import http.client
         import random
         rnd = random.Random(3)
+        host, port = self.base.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=2)
         while not self.stop_flag.is_set():
             o = rnd.randrange(self.orgs)
-            body = json.dumps({"current": rnd.randrange(0, 5)}).encode()
-            req = urllib.request.Request(f"{self.base}/v1/orgs/o{o}/usage/quota:project", data=body, method="PUT",
-                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN}"})
+            body = json.dumps({"current": rnd.randrange(0, 5)})
             try:
-                urllib.request.urlopen(req, timeout=2).read()
-                self.count += 1
+                conn.request("PUT", f"/v1/orgs/o{o}/usage/quota:project", body=body,
+                             headers={"Content-Type": "application/json", "Authorization": f"Bearer {ADMIN}"})
+                r = conn.getresponse()
+                r.read()
+                if r.status == 200:
+                    self.count += 1
+                else:
+                    log("write answered", r.status)
             except Exception as e:
                 log("write failed:", e)
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=2)
             self.stop_flag.wait(1.0 / self.per_sec)
 
 
