@@ -331,8 +331,16 @@ impl Engine {
         let cached = slice_key
             .as_ref()
             .and_then(|k| self.slices.get(k, model.generation, &self.store, now));
-        let mut slice = match cached {
-            Some(s) => (*s).clone(),
+        let refreshed = match cached {
+            Some(s) => {
+                let mut s = (*s).clone();
+                s.refresh_org(&self.store, &self.orgs, model, ctx)?
+                    .then_some(s)
+            }
+            None => None,
+        };
+        let mut slice = match refreshed {
+            Some(s) => s,
             None => {
                 let s = self.store.read_after_check(|r| {
                     slice::build(
@@ -348,15 +356,11 @@ impl Engine {
                     )
                 })?;
                 if let Some(k) = slice_key {
-                    let mut deps = s.deps.clone();
-                    deps.extend_from_slice(&s.usage_deps);
-                    self.slices.put(
-                        k,
-                        model.generation,
-                        deps,
-                        s.valid_until,
-                        Arc::new(s.clone()),
-                    );
+                    // Kept across the org's usage writes and clock: `refresh_org` re-reads
+                    // the org state on every use.
+                    let deps = s.deps.clone();
+                    self.slices
+                        .put(k, model.generation, deps, i64::MAX, Arc::new(s.clone()));
                 }
                 s
             }

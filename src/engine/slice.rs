@@ -8,9 +8,10 @@ use std::sync::Arc;
 use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
 use serde_json::Value;
 
+use super::cache::OrgCache;
 use super::{uid, Model};
 use crate::error::{Error, Result};
-use crate::store::{OrgCtx, OrgState, Reader, WorkspaceRow};
+use crate::store::{OrgCtx, OrgState, Reader, Store, WorkspaceRow};
 
 /// Upper bound on entities in one slice: a policy graph deeper than this is a modelling error,
 /// and failing closed beats reading half the store.
@@ -78,6 +79,54 @@ impl Slice {
             .clone()
             .upsert_entities(changed, None)
             .map_err(|e| Error::Internal(format!("slice: {e}")))
+    }
+
+    /// Brings the org of a slice taken from the slice cache up to date. Cached slices outlive
+    /// the org's app-usage writes and its clock (an invitation expiring, a grace period
+    /// ending), which change only the org's own state; that is read again here, from the org
+    /// cache when current. `false` when anything else the slice read has changed meanwhile:
+    /// the caller builds it again rather than mix two versions of the data.
+    pub fn refresh_org(
+        &mut self,
+        store: &Store,
+        orgs: &OrgCache,
+        model: &Model,
+        ctx: OrgCtx<'_>,
+    ) -> Result<bool> {
+        let Some(org) = &self.org else {
+            return Ok(true);
+        };
+        let id = org.row.id.clone();
+        let stripe = crate::store::stripe("Org", &id);
+        let usage = crate::store::stripe(crate::store::USAGE_STRIPE_TYPE, &id);
+        // Taken before the read, as everywhere: a write meanwhile can only make what is
+        // recorded here look stale, never fresh.
+        let versions = [
+            (stripe, store.stripe_version(stripe)),
+            (usage, store.stripe_version(usage)),
+        ];
+        let state = match orgs.get(&id, model.generation, store, ctx.now) {
+            Some(s) => s,
+            None => {
+                let Some(s) = store.read_after_check(|r| r.org_state(ctx, &id))? else {
+                    return Ok(false);
+                };
+                let s = Arc::new(s);
+                orgs.put(&id, model.generation, versions, s.clone());
+                s
+            }
+        };
+        if !self
+            .deps
+            .iter()
+            .all(|(s, v)| store.stripe_version(*s) == *v)
+        {
+            return Ok(false);
+        }
+        self.usage_deps = vec![versions[1]];
+        self.valid_until = state.valid_until;
+        self.org = Some(state);
+        Ok(true)
     }
 
     fn push_org(&self, model: &Model, all: &mut Vec<Entity>, tier: Option<&str>) -> Result<()> {
