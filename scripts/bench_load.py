@@ -239,6 +239,9 @@ BEGIN, END = "<!-- bench-load:begin -->", "<!-- bench-load:end -->"
 
 
 def main():
+    # This script's own threads (the write stream) are clients too: they run on the load
+    # generator's core, not on the server's.
+    os.sched_setaffinity(0, {1})
     for tool in ["wrk", "taskset"]:
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing (apt-get install wrk util-linux)")
