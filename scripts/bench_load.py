@@ -37,6 +37,12 @@ ap.add_argument("--big-workspaces", type=int, default=50_000)
 ap.add_argument("--writes-per-sec", type=int, default=50)
 ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
 ap.add_argument("--work", default=None, help="directory for the stores (default: a temp dir)")
+ap.add_argument("--tail-rate", type=float, default=0,
+                help="only measure the tail: the distinct mix open loop at this rate, --tail-runs times "
+                     "(prints p99 per run; BENCHMARKS.md is left alone)")
+ap.add_argument("--tail-runs", type=int, default=3)
+ap.add_argument("--tail-size", choices=["1k", "1M"], default="1k")
+ap.add_argument("--tail-pool", default="0,0", help="org_pool,users_per_org (0,0 = the whole store)")
 args = ap.parse_args()
 
 work = args.work or tempfile.mkdtemp(prefix="tollgate-bench-")
@@ -235,7 +241,20 @@ def run_case(kind, script, size=None, rate=0, writes=True, pool=(0, 0), extra=()
 # The 1k store's working set (its 50 orgs and 18 members of each) drawn from the 1M store: the
 # same requests on a store a thousand times bigger, which is what "stays flat" compares.
 SAME_SET = (50, 18)
+# Ten times more principals (500 orgs, 9,000 users) on the 1M store: about as many distinct
+# requests as one run sends, so most are new to every cache; the ramp between the two.
+WIDER_SET = (500, 18)
 BEGIN, END = "<!-- bench-load:begin -->", "<!-- bench-load:end -->"
+
+
+def tail_only():
+    """The p99 experiments of BENCHMARKS.md: one case, open loop, several runs."""
+    pool = tuple(int(x) for x in args.tail_pool.split(","))
+    for _ in range(args.tail_runs):
+        r = run_case("tollgate", "distinct.lua", args.tail_size, rate=args.tail_rate,
+                     writes=args.writes_per_sec > 0, pool=pool)
+        print(f"p50 {r['p50']:.3f} ms  p99 {r['p99']:.3f} ms  server CPU {r['cpu_us']:.1f} µs/decision  "
+              f"{r['rps']:.0f} rps  {r['writes']} writes", flush=True)
 
 
 def main():
@@ -245,6 +264,8 @@ def main():
     for tool in ["wrk", "taskset"]:
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing (apt-get install wrk util-linux)")
+    if args.tail_rate:
+        return tail_only()
     results = {}
     for mix, script in [("distinct", "distinct.lua"), ("repeating", "repeating.lua")]:
         log(f"baseline {mix}")
@@ -254,6 +275,8 @@ def main():
             results[(size, mix)] = run_case("tollgate", script, size)
     log("tollgate 1M distinct, the 1k working set")
     results[("1M", "same")] = run_case("tollgate", "distinct.lua", "1M", pool=SAME_SET)
+    log("tollgate 1M distinct, 9k principals")
+    results[("1M", "wider")] = run_case("tollgate", "distinct.lua", "1M", pool=WIDER_SET)
     log("tollgate distinct without the decision cache")
     results[("1k", "nocache")] = run_case("tollgate", "distinct.lua", "1k", extra=["--no-decision-cache"])
     results[("1M", "nocache")] = run_case("tollgate", "distinct.lua", "1M", pool=SAME_SET, extra=["--no-decision-cache"])
@@ -295,6 +318,7 @@ def main():
             lines.append(row(what, results[(size, mix)]))
         if mix == "distinct":
             lines.append(row("tollgate 1M, distinct, the 1k working set", results[("1M", "same")]))
+            lines.append(row("tollgate 1M, distinct, 9k principals (500 orgs)", results[("1M", "wider")]))
     lines.append(row("tollgate 1k, distinct, no decision cache", results[("1k", "nocache")]))
     lines.append(row("tollgate 1M, distinct, the 1k working set, no decision cache", results[("1M", "nocache")]))
     lines.append(row("baseline, batch of 50", results[("baseline", "batch")], 50))
@@ -315,6 +339,7 @@ def main():
             ratios.append(f"- Tollgate {size} / baseline, {mix}: {results[(size, mix)]['rps'] / b:.2f}")
         if mix == "distinct":
             ratios.append(f"- Tollgate 1M (1k working set) / baseline, distinct: {results[('1M', 'same')]['rps'] / b:.2f}")
+            ratios.append(f"- Tollgate 1M (9k principals) / baseline, distinct: {results[('1M', 'wider')]['rps'] / b:.2f}")
     ratios.append(f"- per-decision CPU 1M / 1k, distinct, same requests: {cpu_ratio(('1M', 'same'), ('1k', 'distinct')):.2f}")
     ratios.append(f"- per-decision CPU 1M / 1k, distinct, same requests, no decision cache: {cpu_ratio(('1M', 'nocache'), ('1k', 'nocache')):.2f}")
     ratios.append(f"- per-decision CPU 1M / 1k, repeating: {cpu_ratio(('1M', 'repeating'), ('1k', 'repeating')):.2f}")
