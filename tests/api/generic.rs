@@ -85,7 +85,7 @@ fn text(t: &str, id: &str) -> Value {
 
 /// The uid in the form picked by `n` (even: object, odd: string), so that both forms get used.
 fn either(n: usize, t: &str, id: &str) -> Value {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         obj(t, id)
     } else {
         text(t, id)
