@@ -42,6 +42,12 @@ pub struct CheckArgs {
     /// The model to use.
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Upgrade URL template, as `serve` takes it, so `check` answers what the daemon answers.
+    #[arg(long, env = "TOLLGATE_UPGRADE_URL", value_name = "URL")]
+    pub upgrade_url: Option<String>,
+    /// Days a past-due org keeps its plan, as `serve` takes it [default: from the catalog].
+    #[arg(long, env = "TOLLGATE_PAST_DUE_GRACE_DAYS", value_name = "DAYS")]
+    pub past_due_grace_days: Option<i64>,
 }
 
 /// Parses `Type::"id"`, or the short `Type:id` (split at the last single colon).
@@ -109,7 +115,12 @@ fn decide(args: &CheckArgs) -> Result<Exit> {
     }
     let model = args.model.load()?;
     let store = Store::open(&args.db)?;
-    let engine = Engine::new(model, store, EngineSettings::default());
+    let settings = EngineSettings {
+        upgrade_url: args.upgrade_url.clone(),
+        past_due_grace_days: args.past_due_grace_days,
+        ..EngineSettings::default()
+    };
+    let engine = Engine::new(model, store, settings);
     let entities = match json_arg(&args.entities, "--entities")? {
         None => vec![],
         Some(serde_json::Value::Array(a)) => a,

@@ -61,6 +61,26 @@ impl ModelArgs {
         }
     }
 
+    /// Which files the model comes from, in one line: a command run without flags tests the
+    /// model built into the binary, not the files an admin just edited, and must say so.
+    pub fn describe(&self) -> String {
+        let part = |p: &Option<std::path::PathBuf>, what: &str| match p {
+            Some(p) => p.display().to_string(),
+            None => format!("embedded {what}"),
+        };
+        let line = format!(
+            "model: {}, {}, {}",
+            part(&self.policies, "policies"),
+            part(&self.schema, "schema"),
+            part(&self.plans, "plan catalog")
+        );
+        if self.policies.is_none() && self.schema.is_none() && self.plans.is_none() {
+            line + " (pass --policies/--schema/--plans or TOLLGATE_* to use your files)"
+        } else {
+            line
+        }
+    }
+
     /// Reads and builds the model.
     pub fn load(&self) -> Result<Model> {
         Model::build(&ModelSources::read(&self.paths())?)

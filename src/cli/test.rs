@@ -203,6 +203,7 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// Runs `test`: prints one line per case and a `N passed, N failed` summary; 0 when all pass.
 pub fn run(args: &TestArgs) -> Exit {
+    println!("{}", args.model.describe());
     let model = match args.model.load() {
         Ok(m) => Arc::new(m),
         Err(e) => {

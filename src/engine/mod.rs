@@ -151,10 +151,28 @@ impl Engine {
     /// Reads and validates the model again and swaps it in. A model that fails to load is not
     /// used: the last good one keeps serving, and the error is kept for `/v1/policies`.
     /// Reloads are serialized, so two triggers at once cannot swap in an older read.
-    pub fn reload(&self, paths: &ModelPaths) -> Result<Arc<Model>> {
+    ///
+    /// A set that would stop enforcing something the running set enforces (a policy file gone
+    /// or emptied, a plan gate dropped; see [`Model::dropped_from`]) is refused too, unless
+    /// `force`: an editor's half-saved or deleted file must never open access.
+    pub fn reload(&self, paths: &ModelPaths, force: bool) -> Result<Arc<Model>> {
         let mut status = self.reload.lock();
         status.last_attempt = Some(now_unix());
-        let built = ModelSources::read(paths).and_then(|src| Model::build(&src));
+        let built = ModelSources::read(paths)
+            .and_then(|src| Model::build(&src))
+            .and_then(|model| {
+                let dropped = model.dropped_from(&self.model.load());
+                if force || dropped.is_empty() {
+                    Ok(model)
+                } else {
+                    Err(Error::PolicyLoad(format!(
+                        "the new set would stop enforcing what the running set enforces: {}; \
+                         restore it, or accept the removal with \
+                         `POST /v1/admin/reload?force=true`",
+                        dropped.join("; ")
+                    )))
+                }
+            });
         match built {
             Ok(model) => {
                 for w in &model.warnings {
@@ -806,6 +824,13 @@ mod tests {
                 .collect();
             for step in &plan {
                 assert!(!step.starts_with("SCAN"), "`{sql}` scans: {plan:?}");
+            }
+            // Expired invitations stay in the table; a seat count must not read them.
+            if sql.contains("expires_at >") {
+                assert!(
+                    plan.iter().any(|s| s.contains("expires_at>?")),
+                    "`{sql}` reads the org's expired invitations too: {plan:?}"
+                );
             }
         }
     }

@@ -1,7 +1,7 @@
 //! A loaded model: schema, validated policies, plan catalog, and everything precomputed from
 //! them so that a decision does no work that depends only on the files.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -217,6 +217,8 @@ pub struct Model {
     /// Whether the schema is built on Tollgate's org model (declares `Org`, `Plan` and
     /// `RoleSet`): then those types and the `User` views come from the store only.
     pub org_model: bool,
+    /// Catalog features and resource types the policies name (see [`named_by_policies`]).
+    pub named: Named,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -330,7 +332,9 @@ impl Model {
             });
         }
         let catalog = Arc::new(Catalog::parse(&src.catalog.text, &src.catalog.name)?);
-        let (errors, catalog_warnings) = check_catalog(&policies, &catalog, &src.catalog.name);
+        let named = named_by_policies(&policies);
+        let (errors, catalog_warnings) =
+            check_catalog(&named, &origins, &catalog, &src.catalog.name);
         if !errors.is_empty() {
             return Err(Error::PolicyLoad(errors.join("\n")));
         }
@@ -379,7 +383,47 @@ impl Model {
             version: hex::encode(hash.finalize()),
             files,
             warnings,
+            named,
         })
+    }
+
+    /// What this model would stop enforcing if it replaced `old`: policy files of `old` that
+    /// are gone or hold no policy, and catalog features or resource types that `old`'s
+    /// policies name, that the catalog still lists, and that no policy names any more.
+    ///
+    /// A hot reload must not open access because a file was deleted, half-saved or emptied,
+    /// and every such file is still a valid set: dropping a `forbid` (a plan gate) is an
+    /// allow. So a reload that drops either is refused unless the admin forces it.
+    pub fn dropped_from(&self, old: &Model) -> Vec<String> {
+        let files = |m: &Model| -> BTreeSet<String> {
+            m.origins.values().map(|o| o.file.clone()).collect()
+        };
+        let now = files(self);
+        let mut out: Vec<String> = files(old)
+            .difference(&now)
+            .map(|f| format!("the policy file `{f}` is gone or holds no policy"))
+            .collect();
+        let features: BTreeSet<&str> = self
+            .catalog
+            .tiers()
+            .iter()
+            .flat_map(|t| t.features.iter().map(String::as_str))
+            .collect();
+        for f in old.named.0.keys() {
+            if features.contains(f.as_str()) && !self.named.0.contains_key(f) {
+                out.push(format!(
+                    "the feature `{f}` is no longer gated by any policy"
+                ));
+            }
+        }
+        for t in old.named.1.keys() {
+            if self.catalog.resource_types.contains(t) && !self.named.1.contains_key(t) {
+                out.push(format!(
+                    "the resource type `{t}` is no longer limited by any policy"
+                ));
+            }
+        }
+        out
     }
 
     /// One line: how much the model holds.
@@ -425,10 +469,15 @@ pub fn diagnostic<D: miette::Diagnostic + Send + Sync + 'static>(
     }
 }
 
+/// Catalog features and resource types named by policies, each with the id of the first
+/// policy that names it (for error locations).
+pub type Named = (BTreeMap<String, String>, BTreeMap<String, String>);
+
 /// What the policies name: features in `@feature` and `.features.contains("...")`, resource
 /// types in `@resource_type` and in `hasTag`/`getTag` literals shaped like `kind:name`.
-fn named_by_policies(policies: &PolicySet) -> (BTreeSet<String>, BTreeSet<String>) {
-    fn walk(v: &serde_json::Value, features: &mut BTreeSet<String>, types: &mut BTreeSet<String>) {
+fn named_by_policies(policies: &PolicySet) -> Named {
+    type Names = BTreeMap<String, String>;
+    fn walk(v: &serde_json::Value, id: &str, features: &mut Names, types: &mut Names) {
         match v {
             serde_json::Value::Object(m) => {
                 if let Some(serde_json::Value::Object(c)) = m.get("contains") {
@@ -444,7 +493,9 @@ fn named_by_policies(policies: &PolicySet) -> (BTreeSet<String>, BTreeSet<String
                             .and_then(|r| r.get("Value"))
                             .and_then(|v| v.as_str()),
                     ) {
-                        features.insert(f.to_string());
+                        features
+                            .entry(f.to_string())
+                            .or_insert_with(|| id.to_string());
                     }
                 }
                 for op in ["hasTag", "getTag"] {
@@ -455,27 +506,28 @@ fn named_by_policies(policies: &PolicySet) -> (BTreeSet<String>, BTreeSet<String
                         .and_then(|v| v.as_str())
                     {
                         if crate::billing::is_resource_type(t) {
-                            types.insert(t.to_string());
+                            types.entry(t.to_string()).or_insert_with(|| id.to_string());
                         }
                     }
                 }
-                m.values().for_each(|x| walk(x, features, types));
+                m.values().for_each(|x| walk(x, id, features, types));
             }
-            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, features, types)),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, id, features, types)),
             _ => {}
         }
     }
-    let mut features = BTreeSet::new();
-    let mut types = BTreeSet::new();
+    let mut features = Names::new();
+    let mut types = Names::new();
     for p in policies.policies() {
+        let id = p.id().to_string();
         if let Some(f) = p.annotation("feature") {
-            features.insert(f.to_string());
+            features.entry(f.to_string()).or_insert_with(|| id.clone());
         }
         if let Some(t) = p.annotation("resource_type") {
-            types.insert(t.to_string());
+            types.entry(t.to_string()).or_insert_with(|| id.clone());
         }
         if let Ok(est) = p.to_json() {
-            walk(&est, &mut features, &mut types);
+            walk(&est, &id, &mut features, &mut types);
         }
     }
     (features, types)
@@ -484,11 +536,18 @@ fn named_by_policies(policies: &PolicySet) -> (BTreeSet<String>, BTreeSet<String
 /// Checks the catalog against the policies: a feature or resource type a policy names but the
 /// catalog lacks is an error (that gate could never open); the reverse is a warning.
 fn check_catalog(
-    policies: &PolicySet,
+    named: &Named,
+    origins: &HashMap<String, PolicyOrigin>,
     catalog: &Catalog,
     name: &str,
 ) -> (Vec<String>, Vec<String>) {
-    let (features, types) = named_by_policies(policies);
+    let (features, types) = named;
+    // `file:line: ` of the policy that names it, so the admin lands on the line to fix.
+    let at = |id: &str| match origins.get(id) {
+        Some(o) if o.line > 0 => format!("{}:{}: policy `{id}`", o.file, o.line),
+        Some(o) => format!("{}: policy `{id}`", o.file),
+        None => format!("policy `{id}`"),
+    };
     let known_features: BTreeSet<&str> = catalog
         .tiers()
         .iter()
@@ -497,29 +556,31 @@ fn check_catalog(
     let known_types: BTreeSet<&str> = catalog.resource_types.iter().map(String::as_str).collect();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    for f in &features {
+    for (f, id) in features {
         if !known_features.contains(f.as_str()) {
             errors.push(format!(
-                "error: policies name the feature `{f}`, which no tier of `{name}` has"
+                "error: {} names the feature `{f}`, which no tier of `{name}` has",
+                at(id)
             ));
         }
     }
-    for t in &types {
+    for (t, id) in types {
         if !known_types.contains(t.as_str()) {
             errors.push(format!(
-                "error: policies name the resource type `{t}`, which `{name}` does not list"
+                "error: {} names the resource type `{t}`, which `{name}` does not list",
+                at(id)
             ));
         }
     }
     for f in known_features {
-        if !features.contains(f) {
+        if !features.contains_key(f) {
             warnings.push(format!(
                 "warning: the feature `{f}` of `{name}` is named by no policy"
             ));
         }
     }
     for t in known_types {
-        if !types.contains(t) {
+        if !types.contains_key(t) {
             warnings.push(format!(
                 "warning: the resource type `{t}` of `{name}` is named by no policy"
             ));

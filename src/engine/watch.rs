@@ -50,7 +50,7 @@ pub fn watch(engine: Arc<Engine>, paths: ModelPaths) -> Result<Option<Watch>> {
         Ok(events) => {
             if events.iter().any(|e| relevant(&e.path)) {
                 // A refused reload is logged and kept for /v1/policies; the old set keeps serving.
-                let _ = engine.reload(&paths);
+                let _ = engine.reload(&paths, false);
             }
         }
         Err(e) => tracing::warn!(error = %e, "file watch error"),

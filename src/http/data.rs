@@ -61,7 +61,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Deserializes a typed body, turning serde's complaint (unknown field, wrong type) into a 422.
 fn typed<T: serde::de::DeserializeOwned>(v: Value) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| Error::invalid("INVALID_BODY", e.to_string()))
+    serde_json::from_value(v).map_err(|e| {
+        let message = e.to_string();
+        // The same code the decision API gives an unknown field, so a client handles both alike.
+        let code = if message.starts_with("unknown field") {
+            "UNKNOWN_FIELD"
+        } else {
+            "INVALID_BODY"
+        };
+        Error::invalid(code, message)
+    })
 }
 
 /// Runs a store write on the blocking pool with the model's org context.

@@ -314,7 +314,8 @@ impl Application {
                             let paths = state.model_paths.clone();
                             tracing::info!("SIGHUP: reloading policies");
                             let _ =
-                                tokio::task::spawn_blocking(move || engine.reload(&paths)).await;
+                                tokio::task::spawn_blocking(move || engine.reload(&paths, false))
+                                    .await;
                         }
                     });
                 }

@@ -59,13 +59,32 @@ async fn policies(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     })))
 }
 
-/// Reloads the model from its files; a set that fails validation is refused (422) and the
-/// last good one keeps serving.
+/// Reloads the model from its files; a set that fails validation, or that drops a policy
+/// file or a plan gate the running set has, is refused (422) and the last good one keeps
+/// serving. `?force=true` accepts such a removal (never an invalid set).
 async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     state.require_admin(&req)?;
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map_err(|e| {
+                crate::error::Error::malformed("MALFORMED_QUERY", format!("query string: {e}"))
+            })?;
+    let mut force = false;
+    for (k, v) in query.iter() {
+        match (k.as_str(), v.as_str()) {
+            ("force", "true" | "1") => force = true,
+            ("force", "false" | "0") => force = false,
+            _ => {
+                return Err(crate::error::Error::malformed(
+                    "MALFORMED_QUERY",
+                    format!("unknown query parameter `{k}={v}` (only `force=true` is understood)"),
+                ))
+            }
+        }
+    }
     let engine = state.engine.clone();
     let paths = state.model_paths.clone();
-    let result = web::block(move || engine.reload(&paths))
+    let result = web::block(move || engine.reload(&paths, force))
         .await
         .map_err(|e| crate::error::Error::Internal(format!("blocking pool: {e}")))?;
     match result {

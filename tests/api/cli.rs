@@ -74,6 +74,10 @@ fn validate_reports_file_line_column_and_caret() {
     let (code, _, err) = validate(&m);
     assert_eq!(code, 1);
     assert!(err.contains("feature `audit_log`"), "{err}");
+    assert!(
+        err.contains("plan_gates.cedar:22: policy `gate.feature.audit_logs` names"),
+        "the error points at the policy: {err}"
+    );
     m.write("policies/plan_gates.cedar", &gates);
 
     // A broken catalog and a missing schema.
@@ -102,6 +106,20 @@ fn test_runs_the_shipped_policy_tests() {
     assert!(
         out.contains("case primary owner delete_org ... ok"),
         "{out}"
+    );
+    // Without flags the embedded model is tested, and the first line says so.
+    assert!(
+        out.starts_with("model: embedded policies, embedded schema, embedded plan catalog (pass"),
+        "{out}"
+    );
+    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+    let (code, out, err) = run_cli(&["test", tests, "--policies", policies]);
+    assert_eq!(code, 0, "{out}{err}");
+    let first = out.lines().next().unwrap();
+    assert_eq!(
+        first,
+        format!("model: {policies}, embedded schema, embedded plan catalog"),
+        "the files under test are named"
     );
 }
 
@@ -192,6 +210,26 @@ fn check_answers_and_explains_against_a_store_file() {
     );
     assert!(out.contains("plan gate: feature `audit_logs`"), "{out}");
     assert!(out.contains("allowed under: `enterprise`"), "{out}");
+    // The daemon's upgrade URL setting is honoured, so `check` answers what `serve` answers.
+    let (code, out, _) = run_cli(&[
+        "check",
+        "--db",
+        db,
+        "--principal",
+        "User:alice",
+        "--action",
+        "view_audit_logs",
+        "--resource",
+        "Org:acme",
+        "--upgrade-url",
+        "https://billing.example/{org}/upgrade",
+    ]);
+    assert_eq!(code, 3, "{out}");
+    let answer: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        answer["payment"]["upgrade_url"], "https://billing.example/acme/upgrade",
+        "{out}"
+    );
 
     let (code, out, _) = run_cli(&[
         "check",

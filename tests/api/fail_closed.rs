@@ -174,7 +174,7 @@ fn malformed_oversized_and_wrongly_typed_bodies() {
             Some(json!({"role": "member", "rank": 1})),
         ),
         422,
-        "INVALID_BODY",
+        "UNKNOWN_FIELD",
     );
     error(
         &app.admin("PUT", "/v1/orgs/acme/members/bob", Some(json!({"role": 3}))),

@@ -114,6 +114,15 @@ fn broken_edits_leave_decisions_unchanged_and_are_reported() {
     let version = policies(&app)["version"].clone();
     let org = m.read("policies/org.cedar");
     let schema = m.read("tollgate.cedarschema");
+    let gates = m.read("policies/plan_gates.cedar");
+    let audit_gate =
+        "@id(\"gate.feature.audit_logs\")\n@gate(\"feature\")\n@feature(\"audit_logs\")\n\
+        forbid (principal, action == Action::\"view_audit_logs\", resource is Org)\n\
+        unless { resource.plan.features.contains(\"audit_logs\") };\n";
+    assert!(
+        gates.contains(audit_gate),
+        "the test edits the audit-log gate"
+    );
     type Breakage<'a> = (&'a str, Box<dyn Fn() + 'a>);
     let breakages: Vec<Breakage> = vec![
         (
@@ -142,6 +151,19 @@ fn broken_edits_leave_decisions_unchanged_and_are_reported() {
             "deleted catalog",
             Box::new(|| std::fs::remove_file(m.path("plans.toml")).unwrap()),
         ),
+        // Each of these is a valid set that would turn alice's 402 into an allow.
+        (
+            "deleted policy file",
+            Box::new(|| std::fs::remove_file(m.path("policies/plan_gates.cedar")).unwrap()),
+        ),
+        (
+            "emptied policy file",
+            Box::new(|| m.write("policies/plan_gates.cedar", "")),
+        ),
+        (
+            "a plan gate cut out of its file",
+            Box::new(|| m.write("policies/plan_gates.cedar", &gates.replace(audit_gate, ""))),
+        ),
     ];
     for (what, breakage) in breakages {
         breakage();
@@ -157,6 +179,13 @@ fn broken_edits_leave_decisions_unchanged_and_are_reported() {
             p["last_reload_error"].is_string(),
             "{what}: the error is shown: {p}"
         );
+        if what.contains("policy file") || what.contains("gate") {
+            let e = p["last_reload_error"].as_str().unwrap_or_default();
+            assert!(
+                e.contains("stop enforcing") && e.contains("force=true"),
+                "{what}: says what would be dropped and how to accept it: {e}"
+            );
+        }
         assert_eq!(
             p["version"], version,
             "{what}: the last good set keeps serving"
@@ -176,6 +205,7 @@ fn broken_edits_leave_decisions_unchanged_and_are_reported() {
         );
         // Repair.
         m.write("policies/org.cedar", &org);
+        m.write("policies/plan_gates.cedar", &gates);
         m.write("tollgate.cedarschema", &schema);
         m.write(
             "plans.toml",
@@ -192,6 +222,54 @@ fn broken_edits_leave_decisions_unchanged_and_are_reported() {
         401,
         "reload needs the admin token"
     );
+}
+
+#[test]
+fn a_removed_policy_file_is_loaded_only_when_forced() {
+    let m = ModelCopy::new();
+    let app = spawn(&m);
+    let audit = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
+    assert_eq!(decision(&app, &audit), "payment_required");
+    std::fs::remove_file(m.path("policies/plan_gates.cedar")).unwrap();
+    let r = app.admin("POST", "/v1/admin/reload", None);
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (422, Some("RELOAD_REJECTED")),
+        "{}",
+        r.raw
+    );
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("plan_gates.cedar"),
+        "{}",
+        r.raw
+    );
+    assert_eq!(
+        decision(&app, &audit),
+        "payment_required",
+        "refused: unchanged"
+    );
+    let r = app.admin("POST", "/v1/admin/reload?force=maybe", None);
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (400, Some("MALFORMED_QUERY")),
+        "{}",
+        r.raw
+    );
+    assert_eq!(decision(&app, &audit), "payment_required");
+    let r = app.admin("POST", "/v1/admin/reload?force=true", None);
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(
+        decision(&app, &audit),
+        "allow",
+        "the admin accepted the removal"
+    );
+    assert!(policies(&app)["last_reload_error"].is_null());
+    // The running set no longer has the file, so reloading without it needs no force.
+    let r = app.admin("POST", "/v1/admin/reload", None);
+    assert_eq!(r.status, 200, "{}", r.raw);
 }
 
 #[test]
@@ -248,10 +326,16 @@ fn concurrent_decisions_during_100_reloads_see_whole_sets() {
                 })
             })
             .collect();
+        // Set B drops set A's plan gate, which a reload accepts only when forced. A failed
+        // reload ends the loop rather than panicking here, or the deciders would never stop.
+        let mut refused = None;
         for i in 0..100 {
             m.write("policies/t.cedar", if i % 2 == 0 { set_b } else { set_a });
-            let a = app.admin("POST", "/v1/admin/reload", None);
-            assert_eq!(a.status, 200, "{}", a.raw);
+            let a = app.admin("POST", "/v1/admin/reload?force=true", None);
+            if a.status != 200 {
+                refused = Some(a.raw);
+                break;
+            }
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut all = std::collections::BTreeMap::<String, usize>::new();
@@ -260,6 +344,7 @@ fn concurrent_decisions_during_100_reloads_see_whole_sets() {
                 *all.entry(k).or_default() += v;
             }
         }
+        assert_eq!(refused, None, "every reload was accepted");
         all
     });
     assert!(
