@@ -274,6 +274,11 @@ fn run_file(path: &Path, model: &Arc<Model>) -> Result<Vec<(String, Option<Strin
         .collect())
 }
 
+/// A fixture number that would overflow a timestamp: an error, not a silently wrapped time.
+fn out_of_range(field: &str, value: i64) -> Error {
+    Error::Config(format!("fixture `{field}: {value}` is out of range"))
+}
+
 fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
     let model = engine.model();
     let template = engine.upgrade_template(&model);
@@ -292,7 +297,14 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
                     plan: o.plan.clone(),
                     subscription_status: o.status.clone(),
                     primary_owner: Some(o.primary_owner.clone()),
-                    past_due_since: o.past_due_days.map(|d| now - d * 86_400),
+                    past_due_since: o
+                        .past_due_days
+                        .map(|d| {
+                            d.checked_mul(86_400)
+                                .and_then(|s| now.checked_sub(s))
+                                .ok_or_else(|| out_of_range("past_due_days", d))
+                        })
+                        .transpose()?,
                 },
                 Limits::Override,
             )?;
@@ -315,7 +327,9 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
                     id: inv.clone(),
                     email: format!("{inv}@example.com"),
                     role: f.role.clone(),
-                    expires_at: now + f.expires_in,
+                    expires_at: now
+                        .checked_add(f.expires_in)
+                        .ok_or_else(|| out_of_range("expires_in", f.expires_in))?,
                 };
                 if f.expires_in > 0 {
                     w.set_invitation(ctx, id, row, Limits::Override)?;

@@ -165,6 +165,19 @@ cases:
     let (code, out, _) = run_cli(&["test", file.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(out.lines().last().unwrap(), "0 passed, 1 failed");
+    // A fixture time that would overflow is refused, not wrapped into the past.
+    std::fs::write(
+        &file,
+        "orgs: {acme: {plan: free, primary_owner: alice, \
+         invitations: {i: {role: member, expires_in: 9223372036854775807}}}}\ncases: []\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_cli(&["test", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        format!("{out}{err}").contains("`expires_in: 9223372036854775807` is out of range"),
+        "{out}{err}"
+    );
 }
 
 #[test]
