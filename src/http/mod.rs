@@ -273,6 +273,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .wrap(actix_web::middleware::from_fn(utf8_paths))
                 .wrap(ErrorHandlers::new().default_handler(json_errors))
                 .configure(routes)
                 .default_service(web::to(not_found))
@@ -357,5 +358,67 @@ impl Application {
                 Ok(())
             }
         }
+    }
+}
+
+/// Refuses a path whose percent-escapes do not decode to UTF-8 (`/v1/orgs/%FF`): the router
+/// would decode it lossily, and a write would then file data under an id nobody sent.
+async fn utf8_paths(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> std::result::Result<
+    actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    actix_web::Error,
+> {
+    if !decodes_to_utf8(req.path()) {
+        return Err(Error::malformed(
+            "MALFORMED_PATH",
+            "the path's percent-escapes do not decode to UTF-8",
+        )
+        .into());
+    }
+    next.call(req).await
+}
+
+/// Whether the percent-decoding of `path` is UTF-8 (a `%` not followed by two hex digits is
+/// kept as it is, as the router keeps it).
+fn decodes_to_utf8(path: &str) -> bool {
+    if !path.contains('%') {
+        return true;
+    }
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&out).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decodes_to_utf8;
+
+    #[test]
+    fn percent_escapes_must_decode_to_utf8() {
+        assert!(decodes_to_utf8("/v1/orgs/acme"));
+        assert!(decodes_to_utf8("/v1/orgs/%C3%A9cole"), "é");
+        assert!(decodes_to_utf8("/v1/orgs/100%"), "a stray % is kept");
+        assert!(!decodes_to_utf8("/v1/orgs/%FF"));
+        assert!(!decodes_to_utf8("/v1/orgs/%C3"), "a truncated sequence");
     }
 }

@@ -185,6 +185,22 @@ fn malformed_oversized_and_wrongly_typed_bodies() {
     assert_eq!(org["members"].as_array().unwrap().len(), 1, "{org}");
     // Every error, even actix's own, is JSON.
     error(&app.call("GET", "/nope", None, None), 404, "NOT_FOUND");
+    // A path whose escapes are not UTF-8 is refused, not decoded into an id nobody sent.
+    error(
+        &app.admin(
+            "PUT",
+            "/v1/orgs/%FF",
+            Some(json!({"plan": "free", "primary_owner": "alice"})),
+        ),
+        400,
+        "MALFORMED_PATH",
+    );
+    let all = app.admin("GET", "/v1/orgs/%EF%BF%BD", None);
+    assert_eq!(all.status, 404, "nothing was written: {}", all.raw);
+    // A UTF-8 escape is fine.
+    app.org("%C3%A9cole", "free", "alice");
+    let org = app.admin("GET", "/v1/orgs/%C3%A9cole", None);
+    assert_eq!(org.status, 200, "{}", org.raw);
 }
 
 #[test]
