@@ -194,6 +194,14 @@ impl Catalog {
         &self.tiers
     }
 
+    /// Every feature some tier includes.
+    pub fn features(&self) -> std::collections::BTreeSet<&str> {
+        self.tiers
+            .iter()
+            .flat_map(|t| t.features.iter().map(String::as_str))
+            .collect()
+    }
+
     /// The first (cheapest) tier; what a lapsed subscription falls back to.
     pub fn first_tier(&self) -> &Tier {
         // `parse` refuses a catalog without tiers, so index 0 exists.

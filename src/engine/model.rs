@@ -403,21 +403,17 @@ impl Model {
             .difference(&now)
             .map(|f| format!("the policy file `{f}` is gone or holds no policy"))
             .collect();
-        let features: BTreeSet<&str> = self
-            .catalog
-            .tiers()
-            .iter()
-            .flat_map(|t| t.features.iter().map(String::as_str))
-            .collect();
-        for f in old.named.0.keys() {
-            if features.contains(f.as_str()) && !self.named.0.contains_key(f) {
+        let features = self.catalog.features();
+        for f in old.named.features.keys() {
+            if features.contains(f.as_str()) && !self.named.features.contains_key(f) {
                 out.push(format!(
                     "the feature `{f}` is no longer gated by any policy"
                 ));
             }
         }
-        for t in old.named.1.keys() {
-            if self.catalog.resource_types.contains(t) && !self.named.1.contains_key(t) {
+        for t in old.named.resource_types.keys() {
+            if self.catalog.resource_types.contains(t) && !self.named.resource_types.contains_key(t)
+            {
                 out.push(format!(
                     "the resource type `{t}` is no longer limited by any policy"
                 ));
@@ -471,7 +467,13 @@ pub fn diagnostic<D: miette::Diagnostic + Send + Sync + 'static>(
 
 /// Catalog features and resource types named by policies, each with the id of the first
 /// policy that names it (for error locations).
-pub type Named = (BTreeMap<String, String>, BTreeMap<String, String>);
+#[derive(Debug, Default)]
+pub struct Named {
+    /// Feature name -> policy id.
+    pub features: BTreeMap<String, String>,
+    /// Resource type (`kind:name`) -> policy id.
+    pub resource_types: BTreeMap<String, String>,
+}
 
 /// What the policies name: features in `@feature` and `.features.contains("...")`, resource
 /// types in `@resource_type` and in `hasTag`/`getTag` literals shaped like `kind:name`.
@@ -530,7 +532,10 @@ fn named_by_policies(policies: &PolicySet) -> Named {
             walk(&est, &id, &mut features, &mut types);
         }
     }
-    (features, types)
+    Named {
+        features,
+        resource_types: types,
+    }
 }
 
 /// Checks the catalog against the policies: a feature or resource type a policy names but the
@@ -541,18 +546,14 @@ fn check_catalog(
     catalog: &Catalog,
     name: &str,
 ) -> (Vec<String>, Vec<String>) {
-    let (features, types) = named;
+    let (features, types) = (&named.features, &named.resource_types);
     // `file:line: ` of the policy that names it, so the admin lands on the line to fix.
     let at = |id: &str| match origins.get(id) {
         Some(o) if o.line > 0 => format!("{}:{}: policy `{id}`", o.file, o.line),
         Some(o) => format!("{}: policy `{id}`", o.file),
         None => format!("policy `{id}`"),
     };
-    let known_features: BTreeSet<&str> = catalog
-        .tiers()
-        .iter()
-        .flat_map(|t| t.features.iter().map(String::as_str))
-        .collect();
+    let known_features = catalog.features();
     let known_types: BTreeSet<&str> = catalog.resource_types.iter().map(String::as_str).collect();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();

@@ -77,7 +77,9 @@ async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             _ => {
                 return Err(crate::error::Error::malformed(
                     "MALFORMED_QUERY",
-                    format!("unknown query parameter `{k}={v}` (only `force=true` is understood)"),
+                    format!(
+                        "`{k}={v}` is not understood: the only parameter is `force=true|false`"
+                    ),
                 ))
             }
         }

@@ -243,6 +243,35 @@ fn check_answers_and_explains_against_a_store_file() {
         answer["payment"]["upgrade_url"], "https://billing.example/acme/upgrade",
         "{out}"
     );
+    // So is the past-due grace: an enterprise org 3 days past due keeps its plan for the
+    // catalog's 7 days, and loses it under a 2-day grace.
+    app.ok(
+        "PUT",
+        "/v1/orgs/late",
+        json!({"plan": "enterprise", "primary_owner": "lee", "subscription_status": "past_due",
+               "past_due_since": crate::helpers::in_secs(-3 * 86_400)}),
+    );
+    let audit = |extra: &[&str]| {
+        let mut a = vec![
+            "check",
+            "--db",
+            db,
+            "--principal",
+            "User:lee",
+            "--action",
+            "view_audit_logs",
+            "--resource",
+            "Org:late",
+        ];
+        a.extend_from_slice(extra);
+        run_cli(&a).0
+    };
+    assert_eq!(audit(&[]), 0, "within the catalog's grace");
+    assert_eq!(
+        audit(&["--past-due-grace-days", "2"]),
+        3,
+        "past a 2-day grace"
+    );
 
     let (code, out, _) = run_cli(&[
         "check",
