@@ -77,6 +77,7 @@ fn pieces(c: &mut Criterion) {
                 )
             })
             .expect("slice")
+            .0
     };
     assert!(build().org.is_some());
     g.bench_function("slice_from_sqlite", |b| b.iter(build));

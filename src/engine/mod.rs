@@ -264,10 +264,9 @@ impl Engine {
     /// Answers one decision request.
     pub fn decide(&self, input: &DecisionInput) -> Result<Decision> {
         let model = self.model.load();
-        // Fail closed before anything, cached answers included.
-        if !self.store.check_health() {
-            return Err(Error::StoreUnavailable(self.store.health_reason()));
-        }
+        // Fail closed before anything, cached answers included; and see every commit to the
+        // file that returned before this decision began.
+        self.store.check_current()?;
         let now = now_unix();
         let key = cache::Key(
             format!(
@@ -293,11 +292,10 @@ impl Engine {
     }
 
     /// A still-valid cached decision for this exact request body, if any. Checks the store
-    /// first: a cached answer is never served from a store that is gone.
+    /// first: a cached answer is never served from a store that is gone, nor after a commit
+    /// (by any process) that it has not seen.
     pub fn cached_raw(&self, body: &[u8]) -> Result<Option<Decision>> {
-        if !self.store.check_health() {
-            return Err(Error::StoreUnavailable(self.store.health_reason()));
-        }
+        self.store.check_current()?;
         if self.settings.no_decision_cache {
             return Ok(None);
         }
@@ -357,10 +355,14 @@ impl Engine {
             }
             None => None,
         };
+        // A refreshed slice took every version it holds before the reads it stands for; a
+        // built one reads versions during its snapshot, so it is kept only if no stripe moved.
+        let mut cacheable = true;
         let mut slice = match refreshed {
             Some(s) => s,
             None => {
-                let s = self.store.read_after_check(|r| {
+                let mark = self.store.version_mark();
+                let (s, orgs) = self.store.read_after_check(|r| {
                     slice::build(
                         &self.store,
                         &self.orgs,
@@ -373,19 +375,23 @@ impl Engine {
                         provided,
                     )
                 })?;
-                if let Some(k) = slice_key {
-                    // Kept across the org's usage writes and clock: `refresh_org` re-reads
-                    // the org state on every use.
-                    let deps = s.deps.clone();
-                    self.slices
-                        .put(k, model.generation, deps, i64::MAX, Arc::new(s.clone()));
+                cacheable = self.store.unchanged_since(mark);
+                if cacheable {
+                    self.keep_orgs(model, orgs);
+                    if let Some(k) = slice_key {
+                        // Kept across the org's usage writes and clock: `refresh_org` re-reads
+                        // the org state on every use.
+                        let deps = s.deps.clone();
+                        self.slices
+                            .put(k, model.generation, deps, i64::MAX, Arc::new(s.clone()));
+                    }
                 }
                 s
             }
         };
         let entities = slice.take_entities(model, &am.entities)?;
         let decision = self.judge(model, am, &request, &slice, &entities, &template)?;
-        if !self.settings.no_decision_cache {
+        if cacheable && !self.settings.no_decision_cache {
             let mut deps = slice.deps;
             if am.reads_tags {
                 deps.extend_from_slice(&slice.usage_deps);
@@ -399,6 +405,13 @@ impl Engine {
             );
         }
         Ok(decision)
+    }
+
+    /// Caches the org states a slice read, once it is known they were read consistently.
+    fn keep_orgs(&self, model: &Model, orgs: Vec<slice::OrgRead>) {
+        for o in orgs {
+            self.orgs.put(&o.id, model.generation, o.deps, o.state);
+        }
     }
 
     /// Judges every action the schema allows for this principal and resource type.
@@ -432,7 +445,9 @@ impl Engine {
             .collect();
         actions.sort_by_key(|a| a.to_string());
         actions.dedup();
-        let slice = self.store.read(|r| {
+        self.store.check_current()?;
+        let mark = self.store.version_mark();
+        let (slice, orgs) = self.store.read_after_check(|r| {
             slice::build(
                 &self.store,
                 &self.orgs,
@@ -445,6 +460,9 @@ impl Engine {
                 provided,
             )
         })?;
+        if self.store.unchanged_since(mark) {
+            self.keep_orgs(&model, orgs);
+        }
         let mut out = Vec::with_capacity(actions.len());
         for action in actions {
             let name = action.id().unescaped().to_string();

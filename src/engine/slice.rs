@@ -227,12 +227,24 @@ struct Fetched {
     workspace: Option<WorkspaceRow>,
 }
 
+/// An org state a slice read from the store, to keep in the org cache once the slice's reads
+/// are known to be consistent with the versions they recorded.
+pub struct OrgRead {
+    /// Org id.
+    pub id: String,
+    /// The org's and its usage's stripe versions, as recorded for the read.
+    pub deps: [(usize, u64); 2],
+    /// What was read.
+    pub state: Arc<OrgState>,
+}
+
 struct Builder<'m, 'r, 'c> {
     store: &'m crate::store::Store,
     orgs: &'m super::cache::OrgCache,
     model: &'m Model,
     deps: Vec<(usize, u64)>,
     usage_deps: Vec<(usize, u64)>,
+    org_reads: Vec<OrgRead>,
     reader: &'r Reader<'c>,
     ctx: OrgCtx<'m>,
     provided: HashMap<EntityUid, (Entity, Value)>,
@@ -262,8 +274,11 @@ impl Builder<'_, '_, '_> {
                 Some(s) => Some(s),
                 None => self.reader.org_state(self.ctx, id)?.map(|s| {
                     let s = Arc::new(s);
-                    let deps = [(stripe, version), (usage, usage_version)];
-                    self.orgs.put(id, generation, deps, s.clone());
+                    self.org_reads.push(OrgRead {
+                        id: id.to_string(),
+                        deps: [(stripe, version), (usage, usage_version)],
+                        state: s.clone(),
+                    });
                     s
                 }),
             };
@@ -457,7 +472,8 @@ impl Builder<'_, '_, '_> {
     }
 }
 
-/// Builds the slice for one request.
+/// Builds the slice for one request; also returns the org states it read from the store
+/// (the caller caches them only if no version moved meanwhile, see `Store::version_mark`).
 #[allow(clippy::too_many_arguments)]
 pub fn build(
     store: &crate::store::Store,
@@ -469,13 +485,14 @@ pub fn build(
     resource: &EntityUid,
     context: &Value,
     provided: Vec<(Entity, Value)>,
-) -> Result<Slice> {
+) -> Result<(Slice, Vec<OrgRead>)> {
     let mut b = Builder {
         store,
         orgs,
         model,
         deps: Vec::new(),
         usage_deps: Vec::new(),
+        org_reads: Vec::new(),
         reader,
         ctx,
         provided: provided
@@ -613,14 +630,15 @@ pub fn build(
         }
     }
     let valid_until = org.as_ref().map(|o| o.valid_until).unwrap_or(i64::MAX);
-    Ok(Slice {
+    let slice = Slice {
         entities,
         org,
         warnings: b.warnings,
         deps: b.deps,
         usage_deps: b.usage_deps,
         valid_until,
-    })
+    };
+    Ok((slice, b.org_reads))
 }
 
 /// Replaces the view attributes of an entity that has its own (stored or sent with the

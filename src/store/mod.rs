@@ -5,6 +5,14 @@
 //! decision sees one consistent snapshot and never waits on the writer (WAL). Writes go through
 //! the single writer connection inside `BEGIN IMMEDIATE`, and a write is reported done only
 //! after `COMMIT` returned with `synchronous=FULL`, so an acknowledged write survives a crash.
+//!
+//! Freshness across processes: every write transaction, by any Tollgate process (`serve`,
+//! `import`, a second daemon on the same file), appends one row to the `changes` log naming
+//! what it touched, in commit order. Before each decision, [`Store::sync`] reads the WAL-index
+//! header (a 48-byte `pread` of the `-shm` file that SQLite rewrites on every commit, the same
+//! check SQLite makes before each read) and, when it moved, reads the new log rows and bumps
+//! the version stripes they name; a change the log does not explain bumps every stripe. So a
+//! cached answer is never served after a commit that returned before the decision began.
 
 mod org;
 mod queries;
@@ -12,7 +20,8 @@ mod queries;
 pub use org::*;
 pub use queries::*;
 
-use std::os::unix::fs::MetadataExt;
+use std::fs::File;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,7 +37,22 @@ const MIGRATIONS: &[&str] = &[
     // Seat counts and the next expiry read only the pending invitations of an org, however
     // many expired ones it has collected.
     "CREATE INDEX invitations_pending ON invitations (org, expires_at, role);",
+    // Every write transaction appends what it touched, in commit order, so the caches of
+    // every process on the file can tell which of their entries a commit made stale.
+    "CREATE TABLE changes (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, keys TEXT NOT NULL);",
 ];
+
+/// Log rows kept: a process that falls further behind than this (it answered no decision
+/// meanwhile) flushes its caches instead of replaying.
+const CHANGES_KEPT: i64 = 16_384;
+
+/// A write touching more keys than this (an import) is logged as touching everything.
+const MAX_LOGGED_KEYS: usize = 1_024;
+
+/// The WAL-index header: its first copy, rewritten by SQLite on every commit
+/// (<https://sqlite.org/walformat.html>, "the wal-index header"). Its layout is fixed for
+/// interoperability between processes running different SQLite versions.
+const WAL_INDEX_HEADER: usize = 48;
 
 /// Read connections kept open; more readers than this open and close on demand.
 const READ_POOL: usize = 8;
@@ -47,10 +71,24 @@ struct Inner {
     health_reason: Mutex<String>,
     /// (device, inode) of the file opened at start: a replaced or deleted file is not ours.
     identity: (u64, u64),
-    /// Bumped after every committed write; lets caches tell stale from fresh.
-    version: AtomicU64,
-    /// Per-stripe versions, bumped after a commit that changed data filed under the stripe.
+    /// The database file, for the per-decision `fstat` (cheaper than a `stat` of the path).
+    file: File,
+    /// The `-shm` file, whose WAL-index header moves with every commit of any process.
+    shm: File,
+    /// What this process has applied of the change log.
+    sync: Mutex<SyncState>,
+    /// Odd while [`Store::sync`] bumps stripes: a reader that saw it move (or odd) cannot
+    /// tell which of the versions it read came before or after the bump.
+    bumping: AtomicU64,
+    /// Per-stripe versions, bumped when a commit that changed data filed under the stripe is
+    /// applied from the change log.
     stripes: Box<[AtomicU64]>,
+}
+
+/// The change log position this process has applied, and the WAL-index header it saw then.
+struct SyncState {
+    header: [u8; WAL_INDEX_HEADER],
+    applied: i64,
 }
 
 fn pragmas(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
@@ -73,8 +111,27 @@ impl Store {
         })?;
         pragmas(&writer, true)?;
         migrate(&writer)?;
-        let meta = std::fs::metadata(path)
+        let file = File::open(path)
+            .map_err(|e| Error::io(format!("cannot open `{}`", path.display()), e))?;
+        let meta = file
+            .metadata()
             .map_err(|e| Error::io(format!("cannot stat `{}`", path.display()), e))?;
+        // The writer has run transactions in WAL mode, so SQLite has created the `-shm` file;
+        // it stays while any connection is open, and this store keeps its writer open.
+        let shm_path = {
+            let mut p = path.as_os_str().to_owned();
+            p.push("-shm");
+            PathBuf::from(p)
+        };
+        let shm = File::open(&shm_path)
+            .map_err(|e| Error::io(format!("cannot open `{}`", shm_path.display()), e))?;
+        let applied: i64 =
+            writer.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })?;
+        let mut header = [0u8; WAL_INDEX_HEADER];
+        shm.read_exact_at(&mut header, 0)
+            .map_err(|e| Error::io(format!("cannot read `{}`", shm_path.display()), e))?;
         let store = Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -83,7 +140,10 @@ impl Store {
                 healthy: AtomicBool::new(true),
                 health_reason: Mutex::new(String::new()),
                 identity: (meta.dev(), meta.ino()),
-                version: AtomicU64::new(1),
+                file,
+                shm,
+                sync: Mutex::new(SyncState { header, applied }),
+                bumping: AtomicU64::new(0),
                 stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             }),
         };
@@ -96,19 +156,99 @@ impl Store {
         &self.inner.path
     }
 
-    /// Monotonic counter of committed writes.
-    pub fn version(&self) -> u64 {
-        self.inner.version.load(Ordering::Acquire)
-    }
-
     /// The current version of a stripe (see [`stripe`]).
     pub fn stripe_version(&self, stripe: usize) -> u64 {
-        self.inner.stripes[stripe & (STRIPES - 1)].load(Ordering::Acquire)
+        self.inner.stripes[stripe & (STRIPES - 1)].load(Ordering::SeqCst)
+    }
+
+    /// A mark to take after [`Store::sync`] and before reading data whose stripe versions are
+    /// read during the read (a slice): if [`Store::unchanged_since`] says the mark moved, a
+    /// stripe may have been bumped between the snapshot's start and the reading of its
+    /// version, and what was read must not be cached under those versions.
+    pub fn version_mark(&self) -> u64 {
+        self.inner.bumping.load(Ordering::SeqCst)
+    }
+
+    /// Whether no stripe was bumped since `mark` was taken (see [`Store::version_mark`]).
+    pub fn unchanged_since(&self, mark: u64) -> bool {
+        mark.is_multiple_of(2) && self.inner.bumping.load(Ordering::SeqCst) == mark
+    }
+
+    /// Makes the version stripes reflect every commit to the file, by any process, that
+    /// returned before this call: the first step of every decision, cached ones included.
+    /// Fails closed: a `-shm` file or change log that cannot be read is an error.
+    pub fn sync(&self) -> Result<()> {
+        let mut st = self.inner.sync.lock();
+        let mut header = [0u8; WAL_INDEX_HEADER];
+        self.inner
+            .shm
+            .read_exact_at(&mut header, 0)
+            .map_err(|e| Error::StoreUnavailable(format!("cannot read the WAL index: {e}")))?;
+        if header == st.header {
+            return Ok(());
+        }
+        // The header is read before the log: every commit it reflects is in the snapshot the
+        // log is read from, and any later commit moves the header again.
+        let applied = st.applied;
+        let rows = self.read_after_check(|r| r.changes_since(applied))?;
+        // A moved header with no new row is a write this log does not explain (another tool
+        // on the file); a first row past `applied + 1` means rows were pruned unseen.
+        let mut everything = rows.first().is_none_or(|(seq, _)| *seq != applied + 1);
+        let mut keys = Vec::new();
+        for (_, logged) in &rows {
+            match serde_json::from_str::<Vec<(String, String)>>(logged) {
+                Ok(k) if logged != ALL_KEYS => keys.extend(k),
+                _ => everything = true,
+            }
+        }
+        self.inner.bumping.fetch_add(1, Ordering::SeqCst);
+        if everything {
+            for s in self.inner.stripes.iter() {
+                s.fetch_add(1, Ordering::SeqCst);
+            }
+        } else {
+            for (etype, id) in &keys {
+                self.inner.stripes[stripe(etype, id)].fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        self.inner.bumping.fetch_add(1, Ordering::SeqCst);
+        if let Some((seq, _)) = rows.last() {
+            st.applied = *seq;
+        }
+        st.header = header;
+        Ok(())
     }
 
     /// Whether the last health check found the file present, ours and writable.
     pub fn is_healthy(&self) -> bool {
         self.inner.healthy.load(Ordering::Acquire)
+    }
+
+    /// The decision path's health check: an `fstat` of the open file (deleted, replaced by a
+    /// rename, or read-only shows there at once), plus the verdict of the last full check of
+    /// the path (a file moved away), which the health monitor renews every 200 ms.
+    pub fn check_fast(&self) -> bool {
+        let reason = match self.inner.file.metadata() {
+            Err(_) => Some("the database file cannot be read"),
+            Ok(m) if m.nlink() == 0 => Some("the database file is gone"),
+            Ok(m) if m.permissions().readonly() => Some("the database file is read-only"),
+            Ok(_) => None,
+        };
+        match reason {
+            None => self.is_healthy(),
+            Some(r) => {
+                self.set_health(Some(r));
+                false
+            }
+        }
+    }
+
+    /// [`Store::check_fast`] and [`Store::sync`]: what a decision does before anything else.
+    pub fn check_current(&self) -> Result<()> {
+        if !self.check_fast() {
+            return Err(self.unavailable());
+        }
+        self.sync()
     }
 
     /// Why the store is unhealthy (empty when healthy).
@@ -129,6 +269,10 @@ impl Store {
             Ok(m) if m.permissions().readonly() => Some("the database file is read-only"),
             Ok(_) => None,
         };
+        self.set_health(reason)
+    }
+
+    fn set_health(&self, reason: Option<&str>) -> bool {
         let ok = reason.is_none();
         let was = self.inner.healthy.swap(ok, Ordering::AcqRel);
         if was != ok {
@@ -233,18 +377,31 @@ impl Store {
             touched: Default::default(),
         };
         let out = f(&writer)?;
-        let touched = writer.touched.into_inner();
+        let mut touched = writer.touched.into_inner();
+        touched.sort();
+        touched.dedup();
+        let keys = if touched.len() > MAX_LOGGED_KEYS {
+            ALL_KEYS.to_string()
+        } else {
+            serde_json::to_string(&touched).map_err(|e| Error::Internal(e.to_string()))?
+        };
+        let seq: i64 = tx
+            .prepare_cached(
+                "INSERT INTO changes (seq, at, keys) \
+                 VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM changes), ?1, ?2) RETURNING seq",
+            )?
+            .query_row(rusqlite::params![now_unix(), keys], |r| r.get(0))?;
+        if seq % 1024 == 0 {
+            tx.prepare_cached("DELETE FROM changes WHERE seq <= ?1")?
+                .execute([seq - CHANGES_KEPT])?;
+        }
         // Re-check just before committing: a commit into a deleted file is a lost write.
         if !self.check_health() {
             return Err(self.unavailable());
         }
         tx.commit()?;
-        // After the commit and before the answer: a decision that read the old data recorded
-        // the old version, so its cached result is seen as stale from here on.
-        for s in touched {
-            self.inner.stripes[s].fetch_add(1, Ordering::AcqRel);
-        }
-        self.inner.version.fetch_add(1, Ordering::AcqRel);
+        // Nothing to bump here: the commit moved the WAL-index header, so the next decision
+        // of this process (or any other) reads the log row above before it answers.
         Ok(out)
     }
 
@@ -285,16 +442,21 @@ pub struct Reader<'a> {
 /// Write access inside one `BEGIN IMMEDIATE` transaction; reads see the transaction's writes.
 pub struct Writer<'a> {
     reader: Reader<'a>,
-    /// Version stripes of the data this transaction changed, bumped after it commits.
-    touched: std::cell::RefCell<Vec<usize>>,
+    /// The keys (entity type, id) of the data this transaction changed, logged with it.
+    touched: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Writer<'_> {
     /// Records that the entity `etype::id` (or, for `Org`, anything of that org) changed.
     pub fn touch(&self, etype: &str, id: &str) {
-        self.touched.borrow_mut().push(stripe(etype, id));
+        self.touched
+            .borrow_mut()
+            .push((etype.to_string(), id.to_string()));
     }
 }
+
+/// The logged keys of a write that touched too much to list: everything is stale.
+const ALL_KEYS: &str = "*";
 
 /// Number of version stripes: a fixed table, so memory does not grow with the data; two keys
 /// sharing a stripe only cost an extra recomputation, never a stale answer.
@@ -305,7 +467,7 @@ const STRIPES: usize = 1 << 16;
 pub const USAGE_STRIPE_TYPE: &str = "Org#usage";
 
 /// The version stripe of an entity uid (an org's data is filed under its `Org` uid, its app
-/// usage under [`USAGE_STRIPE_TYPE`]).
+/// usage under [`USAGE_STRIPE_TYPE`]). Local to a process: the log records keys, not stripes.
 pub fn stripe(etype: &str, id: &str) -> usize {
     use std::hash::{Hash, Hasher};
     let mut h = std::hash::DefaultHasher::new();

@@ -102,6 +102,15 @@ pub struct CustomRoleRow {
 }
 
 impl Reader<'_> {
+    /// Change log rows after `seq`, in commit order: (seq, keys as JSON or `*`).
+    pub fn changes_since(&self, seq: i64) -> Result<Vec<(i64, String)>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT seq, keys FROM changes WHERE seq > ?1 ORDER BY seq")?;
+        let rows = st.query_map(params![seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// A generic entity's stored JSON.
     pub fn entity_json(&self, etype: &str, eid: &str) -> Result<Option<String>> {
         let mut st = self

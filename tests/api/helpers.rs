@@ -15,6 +15,8 @@ pub struct TestApp {
     pub base: String,
     child: Child,
     pub dir: tempfile::TempDir,
+    /// The database file (in `dir`, or in another daemon's dir for [`TestApp::beside`]).
+    db: PathBuf,
     agent: ureq::Agent,
     args: Vec<String>,
     envs: Vec<(String, String)>,
@@ -39,13 +41,13 @@ fn agent() -> ureq::Agent {
         .new_agent()
 }
 
-fn start(dir: &Path, args: &[String], envs: &[(String, String)]) -> (Child, String, Vec<String>) {
+fn start(db: &Path, args: &[String], envs: &[(String, String)]) -> (Child, String, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
     cmd.arg("serve")
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--db")
-        .arg(dir.join("tollgate.db"))
+        .arg(db)
         .args(args)
         .env_remove("TOLLGATE_DECISION_TOKEN")
         .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
@@ -105,11 +107,13 @@ impl TestApp {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (child, base, stdout) = start(dir.path(), &args, &envs);
+        let db = dir.path().join("tollgate.db");
+        let (child, base, stdout) = start(&db, &args, &envs);
         TestApp {
             base,
             child,
             dir,
+            db,
             agent: agent(),
             args,
             envs,
@@ -121,7 +125,7 @@ impl TestApp {
     pub fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, base, stdout) = start(self.dir.path(), &self.args, &self.envs);
+        let (child, base, stdout) = start(&self.db, &self.args, &self.envs);
         self.child = child;
         self.base = base;
         self.stdout = stdout;
@@ -132,7 +136,23 @@ impl TestApp {
     }
 
     pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("tollgate.db")
+        self.db.clone()
+    }
+
+    /// A second daemon, same flags, on this daemon's database file: another process writing
+    /// the same store.
+    pub fn beside(&self) -> TestApp {
+        let (child, base, stdout) = start(&self.db, &self.args, &self.envs);
+        TestApp {
+            base,
+            child,
+            dir: tempfile::tempdir().expect("tempdir"),
+            db: self.db.clone(),
+            agent: agent(),
+            args: self.args.clone(),
+            envs: self.envs.clone(),
+            stdout,
+        }
     }
 
     /// Sends `method path` with an optional JSON body and optional bearer token.

@@ -11,6 +11,7 @@ mod cli;
 mod data_api;
 mod default_model;
 mod fail_closed;
+mod freshness;
 mod generic;
 mod reload;
 mod seats;

@@ -1,0 +1,194 @@
+//! Freshness across writers: a commit to the store file, by this daemon, by `tollgate import`
+//! or by a second daemon on the same file, is seen by every decision that starts after the
+//! commit returned — cached decisions, cached slices and cached org state included — and an
+//! answer computed while a write commits is never kept as if it had seen the write.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{req, run_cli, TestApp};
+
+fn decision(app: &TestApp, r: &Value) -> String {
+    app.authorize(r.clone())["decision"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Asks the same question a few times so that the decision (and its slice, and the org's
+/// state) are cached when the data changes.
+fn ask_often(app: &TestApp, r: &Value) -> String {
+    let first = decision(app, r);
+    for _ in 0..3 {
+        assert_eq!(
+            decision(app, r),
+            first,
+            "a repeated question, the same answer"
+        );
+    }
+    first
+}
+
+fn import(app: &TestApp, lines: &[Value]) {
+    let file = app.dir.path().join(format!(
+        "import-{}.jsonl",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let db = app.db_path();
+    let (code, out, err) = run_cli(&[
+        "import",
+        file.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "import failed: {out}{err}");
+}
+
+fn acme(app: &TestApp) {
+    app.org("acme", "enterprise", "alice");
+    app.member("acme", "bob", "admin");
+}
+
+#[test]
+fn writes_by_tollgate_import_are_seen_by_the_running_daemon() {
+    let app = TestApp::spawn();
+    acme(&app);
+    let checkout = req("bob", "start_checkout", ("Org", "acme"), json!({}));
+    let logs = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
+    assert_eq!(ask_often(&app, &checkout), "allow");
+    assert_eq!(ask_often(&app, &logs), "allow");
+    import(
+        &app,
+        &[
+            json!({"member": {"org": "acme", "user": "bob", "role": "viewer"}}),
+            json!({"org": {"id": "acme", "plan": "free", "primary_owner": "alice"}}),
+        ],
+    );
+    assert_eq!(decision(&app, &checkout), "deny", "the cached decision");
+    // Never asked: served from the cached slice of (bob, acme) unless it is seen as stale.
+    let cancel = req("bob", "cancel_subscription", ("Org", "acme"), json!({}));
+    assert_eq!(decision(&app, &cancel), "deny", "the cached slice");
+    assert_eq!(decision(&app, &logs), "payment_required", "the cached org");
+}
+
+#[test]
+fn the_org_cache_sees_another_process_without_the_decision_cache() {
+    let app = TestApp::spawn_with(&["--no-decision-cache"], &[]);
+    acme(&app);
+    let logs = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
+    assert_eq!(ask_often(&app, &logs), "allow");
+    import(
+        &app,
+        &[json!({"org": {"id": "acme", "plan": "free", "primary_owner": "alice"}})],
+    );
+    assert_eq!(decision(&app, &logs), "payment_required");
+}
+
+#[test]
+fn writes_by_a_second_daemon_on_the_same_file_are_seen() {
+    let a = TestApp::spawn();
+    acme(&a);
+    let b = a.beside();
+    let checkout = req("bob", "start_checkout", ("Org", "acme"), json!({}));
+    let logs = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
+    for app in [&a, &b] {
+        assert_eq!(ask_often(app, &checkout), "allow");
+        assert_eq!(ask_often(app, &logs), "allow");
+    }
+    // Each daemon's writes reach the other's next decision, both ways.
+    b.member("acme", "bob", "viewer");
+    assert_eq!(decision(&a, &checkout), "deny");
+    let cancel = req("bob", "cancel_subscription", ("Org", "acme"), json!({}));
+    assert_eq!(decision(&a, &cancel), "deny");
+    b.ok("PUT", "/v1/orgs/acme", json!({"plan": "free"}));
+    assert_eq!(decision(&a, &logs), "payment_required");
+    a.member("acme", "bob", "admin");
+    a.ok("PUT", "/v1/orgs/acme", json!({"plan": "enterprise"}));
+    assert_eq!(decision(&b, &checkout), "allow");
+    assert_eq!(decision(&b, &logs), "allow");
+    // A workspace deleted through one daemon is gone for the other.
+    a.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
+    let view = req("bob", "view_workspace", ("Workspace", "ws1"), json!({}));
+    assert_eq!(ask_often(&b, &view), "allow");
+    assert_eq!(
+        a.admin("DELETE", "/v1/orgs/acme/workspaces/ws1", None)
+            .status,
+        204
+    );
+    assert_eq!(decision(&b, &view), "deny");
+}
+
+/// Deciders hammer the same bodies while a writer flips bob between admin and viewer, the org
+/// between enterprise and free, and a workspace between present and deleted. After each
+/// acknowledged write, the next decisions must reflect it: a decision that read the old data
+/// while the write committed must not have been kept under the new versions. The request
+/// names many workspaces, so a slice reads many versions after its snapshot began (the
+/// window in which a commit used to slip in).
+#[test]
+fn decisions_racing_writes_never_keep_a_stale_answer() {
+    let app = TestApp::spawn();
+    acme(&app);
+    let mut parents: Vec<Value> = Vec::new();
+    for i in 0..40 {
+        app.ok("PUT", &format!("/v1/orgs/acme/workspaces/w{i}"), json!({}));
+        parents.push(json!({"type": "Workspace", "id": format!("w{i}")}));
+    }
+    parents.push(json!({"type": "Org", "id": "acme"}));
+    let mut delete = req("bob", "delete", ("Project", "p"), json!({}));
+    delete["entities"] =
+        json!([{"uid": {"type": "Project", "id": "p"}, "attrs": {}, "parents": parents}]);
+    let logs = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
+    let view = req("bob", "view_workspace", ("Workspace", "gone"), json!({}));
+    app.ok("PUT", "/v1/orgs/acme/workspaces/gone", json!({}));
+    let stop = AtomicBool::new(false);
+    let deadline = Instant::now() + Duration::from_secs(12);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    for r in [&delete, &logs, &view] {
+                        app.authorize(r.clone());
+                    }
+                }
+            });
+        }
+        let mut round = 0;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            while Instant::now() < deadline {
+                round += 1;
+                app.member("acme", "bob", "viewer");
+                assert_eq!(decision(&app, &delete), "deny", "round {round}: demoted");
+                app.member("acme", "bob", "admin");
+                assert_eq!(decision(&app, &delete), "allow", "round {round}: promoted");
+                app.ok("PUT", "/v1/orgs/acme", json!({"plan": "free"}));
+                assert_eq!(
+                    decision(&app, &logs),
+                    "payment_required",
+                    "round {round}: downgraded"
+                );
+                app.ok("PUT", "/v1/orgs/acme", json!({"plan": "enterprise"}));
+                assert_eq!(decision(&app, &logs), "allow", "round {round}: upgraded");
+                assert_eq!(
+                    app.admin("DELETE", "/v1/orgs/acme/workspaces/gone", None)
+                        .status,
+                    204
+                );
+                assert_eq!(decision(&app, &view), "deny", "round {round}: deleted");
+                app.ok("PUT", "/v1/orgs/acme/workspaces/gone", json!({}));
+                assert_eq!(decision(&app, &view), "allow", "round {round}: recreated");
+            }
+        }));
+        stop.store(true, Ordering::Relaxed);
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
+        assert!(round > 10, "only {round} rounds ran");
+    });
+}
