@@ -43,7 +43,13 @@ ap.add_argument("--tail-rate", type=float, default=0,
 ap.add_argument("--tail-runs", type=int, default=3)
 ap.add_argument("--tail-size", choices=["1k", "1M"], default="1k")
 ap.add_argument("--tail-pool", default="0,0", help="org_pool,users_per_org (0,0 = the whole store)")
+ap.add_argument("--repeating-only", action="store_true",
+                help="only measure the repeating mix (1k and 1M) three times each and print the median server "
+                     "CPU per decision (BENCHMARKS.md is left alone): the check after a decision-path change")
+ap.add_argument("--tollgate", default=None, help="the tollgate binary to measure (default: target/release/tollgate)")
 args = ap.parse_args()
+if args.tollgate:
+    TOLLGATE = os.path.abspath(args.tollgate)
 
 work = args.work or tempfile.mkdtemp(prefix="tollgate-bench-")
 os.makedirs(work, exist_ok=True)
@@ -257,6 +263,15 @@ def tail_only():
               f"{r['rps']:.0f} rps  {r['writes']} writes", flush=True)
 
 
+def repeating_only():
+    """Server CPU per decision on the repeating mix, median of three runs per store size."""
+    for size in ["1k", "1M"]:
+        runs = sorted((run_case("tollgate", "repeating.lua", size) for _ in range(3)), key=lambda r: r["cpu_us"])
+        print(f"tollgate {size} repeating: server CPU " + " / ".join(f"{r['cpu_us']:.1f}" for r in runs)
+              + f" µs/decision (median {runs[1]['cpu_us']:.1f}), {runs[1]['rps']:.0f} rps, "
+              f"{sum(r['writes'] for r in runs)} writes", flush=True)
+
+
 def main():
     # This script's own threads (the write stream) are clients too: they run on the load
     # generator's core, not on the server's.
@@ -266,6 +281,8 @@ def main():
             sys.exit(f"{tool} is missing (apt-get install wrk util-linux)")
     if args.tail_rate:
         return tail_only()
+    if args.repeating_only:
+        return repeating_only()
     results = {}
     for mix, script in [("distinct", "distinct.lua"), ("repeating", "repeating.lua")]:
         log(f"baseline {mix}")
