@@ -33,8 +33,13 @@ pub enum Error {
     #[error("{0}")]
     NotFound(String),
     /// The write conflicts with what the store holds.
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{message}")]
+    Conflict {
+        /// Stable code, e.g. `WORKSPACE_NOT_EMPTY`; `CONFLICT` when nothing more specific.
+        code: &'static str,
+        /// Human sentence.
+        message: String,
+    },
     /// The body is larger than the configured limit.
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge {
@@ -79,6 +84,14 @@ impl Error {
     /// A 422 with a stable code.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         Error::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 409 with a stable code.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict {
             code,
             message: message.into(),
         }

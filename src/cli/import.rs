@@ -327,7 +327,7 @@ fn import(args: &ImportArgs) -> Result<()> {
                     let e = crate::engine::parse_entities(&model, std::slice::from_ref(&v))
                         .map_err(|e| bad(e.to_string()))?;
                     for e in &e {
-                        crate::engine::store_entity(w, e)?;
+                        crate::engine::store_entity(w, &model, e)?;
                     }
                     "entities"
                 }

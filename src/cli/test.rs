@@ -286,9 +286,6 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
     let ctx = engine.org_ctx(&model, &template, now);
     let entities = crate::engine::parse_entities(&model, &file.entities)?;
     engine.store().write(|w| {
-        for e in &entities {
-            crate::engine::store_entity(w, e)?;
-        }
         for (id, o) in &file.orgs {
             w.upsert_org(
                 ctx,
@@ -369,6 +366,10 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
             for (rt, n) in &o.usage {
                 w.set_usage(ctx, id, rt, *n)?;
             }
+        }
+        // After the orgs and workspaces: an entity's org-model parents must exist.
+        for e in &entities {
+            crate::engine::store_entity(w, &model, e)?;
         }
         Ok(())
     })

@@ -520,6 +520,19 @@ pub fn build(
             return Err(too_large());
         }
     }
+    // One org per request: a resource whose ancestry reaches two orgs (a parent workspace of
+    // another org, two org parents) could let one org's roles act inside the other.
+    let mut lineage_orgs = std::collections::BTreeSet::new();
+    for f in lineage.iter().filter_map(|u| fetched.get(u)).flatten() {
+        lineage_orgs.extend(f.org.as_ref().map(|o| o.row.id.as_str()));
+        lineage_orgs.extend(f.workspace.as_ref().map(|w| w.org.as_str()));
+    }
+    if lineage_orgs.len() > 1 {
+        return Err(Error::invalid(
+            "CROSS_ORG_PARENTS",
+            format!("the resource `{resource}` is under more than one org"),
+        ));
+    }
     let mut org_uid = lineage
         .iter()
         .find(|u| {

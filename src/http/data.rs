@@ -137,7 +137,7 @@ async fn put_entities(
     let n = entities.len();
     write(&state, move |w, ctx| {
         for e in &entities {
-            engine::store_entity(w, e)?;
+            engine::store_entity(w, &model, e)?;
         }
         w.audit(
             None,

@@ -33,7 +33,7 @@ impl Error {
             Error::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            Error::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            Error::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Error::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")

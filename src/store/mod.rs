@@ -40,6 +40,10 @@ const MIGRATIONS: &[&str] = &[
     // Every write transaction appends what it touched, in commit order, so the caches of
     // every process on the file can tell which of their entries a commit made stale.
     "CREATE TABLE changes (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, keys TEXT NOT NULL);",
+    // The parents of every stored entity, both ways: a workspace that still holds stored
+    // entities cannot be deleted (another org taking its id would adopt them), and a write
+    // that would close a parent cycle is refused by walking up from the new parents.
+    include_str!("entity_parents.sql"),
 ];
 
 /// Log rows kept: a process that falls further behind than this (it answered no decision
@@ -493,6 +497,47 @@ pub fn now_unix() -> i64 {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::*;
+
+    /// A store written before the parent index existed gets it filled on upgrade, so a
+    /// workspace holding entities stored back then cannot be deleted either.
+    #[test]
+    fn the_upgrade_indexes_the_parents_of_stored_entities() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.execute_batch(
+                r#"INSERT INTO entities VALUES ('Project', 'p1', '{"uid":{"type":"Project","id":"p1"},"attrs":{},"parents":[{"type":"Workspace","id":"w1"},{"__entity":{"type":"Org","id":"o1"}}]}');
+                   INSERT INTO entities VALUES ('Project', 'p2', '{"uid":{"type":"Project","id":"p2"},"attrs":{}}');
+                   PRAGMA user_version = 3;"#,
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let (parents, child, none) = store
+            .read(|r| {
+                Ok((
+                    r.entity_parents("Project", "p1")?,
+                    r.first_child("Workspace", "w1")?,
+                    r.entity_parents("Project", "p2")?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(
+            parents,
+            vec![
+                ("Org".into(), "o1".into()),
+                ("Workspace".into(), "w1".into())
+            ]
+        );
+        assert_eq!(child, Some(("Project".into(), "p1".into())));
+        assert!(none.is_empty());
+    }
+
     /// A tracer installed on read connections opened while it is set (tests only).
     pub(crate) static READ_TRACE: parking_lot::Mutex<Option<fn(rusqlite::trace::TraceEvent<'_>)>> =
         parking_lot::Mutex::new(None);

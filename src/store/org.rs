@@ -258,7 +258,7 @@ impl Writer<'_> {
         let new_seat = def.seat.clone().unwrap_or_else(|| "seat:member".into());
         let old = self.member_role(org, user)?;
         if state.row.primary_owner.as_deref() == Some(user) && role != "owner" {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict("CONFLICT", format!(
                 "`{user}` is the primary owner of `{org}`; transfer ownership before changing their role"
             )));
         }
@@ -306,9 +306,10 @@ impl Writer<'_> {
     pub fn remove_member(&self, ctx: OrgCtx<'_>, org: &str, user: &str) -> Result<()> {
         let state = self.require_org(ctx, org)?;
         if state.row.primary_owner.as_deref() == Some(user) {
-            return Err(Error::Conflict(format!(
-                "`{user}` is the primary owner of `{org}` and cannot be removed"
-            )));
+            return Err(Error::conflict(
+                "CONFLICT",
+                format!("`{user}` is the primary owner of `{org}` and cannot be removed"),
+            ));
         }
         let Some(old) = self.delete_member(org, user)? else {
             return Err(Error::NotFound(format!(
@@ -401,12 +402,16 @@ impl Writer<'_> {
             )));
         };
         if inv.expires_at <= ctx.now {
-            return Err(Error::Conflict(format!("invitation `{id}` has expired")));
+            return Err(Error::conflict(
+                "CONFLICT",
+                format!("invitation `{id}` has expired"),
+            ));
         }
         if self.member_role(org, user)?.is_some() {
-            return Err(Error::Conflict(format!(
-                "`{user}` is already a member of `{org}`"
-            )));
+            return Err(Error::conflict(
+                "CONFLICT",
+                format!("`{user}` is already a member of `{org}`"),
+            ));
         }
         // The pending invitation already holds the seat it turns into.
         self.delete_invitation(org, id)?;
@@ -434,9 +439,10 @@ impl Writer<'_> {
         let existing = self.workspace(id)?;
         if let Some(w) = &existing {
             if w.org != org {
-                return Err(Error::Conflict(format!(
-                    "workspace `{id}` already belongs to another org"
-                )));
+                return Err(Error::conflict(
+                    "CONFLICT",
+                    format!("workspace `{id}` already belongs to another org"),
+                ));
             }
         } else {
             self.enforce(ctx, &state, &[("quota:workspace", 1)], limits)?;
@@ -460,9 +466,19 @@ impl Writer<'_> {
         Ok(created)
     }
 
-    /// Deletes a workspace of an org.
+    /// Deletes a workspace of an org. One that still holds stored entities is refused: its id
+    /// is global, and the next org to create it would adopt them.
     pub fn remove_workspace(&self, ctx: OrgCtx<'_>, org: &str, id: &str) -> Result<()> {
         self.require_org(ctx, org)?;
+        if let Some((t, child)) = self.first_child("Workspace", id)? {
+            return Err(Error::conflict(
+                "WORKSPACE_NOT_EMPTY",
+                format!(
+                    "workspace `{id}` still holds stored entities (`{t}::{child:?}` among them); \
+                     delete them or store them under another parent first"
+                ),
+            ));
+        }
         if !self.delete_workspace(org, id)? {
             return Err(Error::NotFound(format!(
                 "workspace `{id}` does not exist in `{org}`"
@@ -557,10 +573,10 @@ impl Writer<'_> {
     pub fn set_custom_role(&self, ctx: OrgCtx<'_>, org: &str, role: CustomRoleRow) -> Result<()> {
         self.require_org(ctx, org)?;
         if ctx.catalog.role(&role.name).is_some() {
-            return Err(Error::Conflict(format!(
-                "`{}` is a built-in role",
-                role.name
-            )));
+            return Err(Error::conflict(
+                "CONFLICT",
+                format!("`{}` is a built-in role", role.name),
+            ));
         }
         let top = ctx.catalog.roles.first().map(|r| r.level).unwrap_or(0);
         if role.level <= top {

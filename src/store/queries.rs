@@ -111,6 +111,25 @@ impl Reader<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The parents of a stored entity: (type, id).
+    pub fn entity_parents(&self, etype: &str, eid: &str) -> Result<Vec<(String, String)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT ptype, pid FROM entity_parents WHERE etype = ?1 AND eid = ?2",
+        )?;
+        let rows = st.query_map(params![etype, eid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One stored entity that has `ptype::pid` among its parents, if any.
+    pub fn first_child(&self, ptype: &str, pid: &str) -> Result<Option<(String, String)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT etype, eid FROM entity_parents WHERE ptype = ?1 AND pid = ?2 LIMIT 1",
+        )?;
+        Ok(st
+            .query_row(params![ptype, pid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
     /// A generic entity's stored JSON.
     pub fn entity_json(&self, etype: &str, eid: &str) -> Result<Option<String>> {
         let mut st = self
@@ -322,7 +341,7 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Inserts or replaces a generic entity.
+    /// Inserts or replaces a generic entity (Cedar entity JSON) and its parent rows.
     pub fn put_entity(&self, etype: &str, eid: &str, json: &str) -> Result<()> {
         self.touch(etype, eid);
         self.conn
@@ -331,16 +350,31 @@ impl Writer<'_> {
                  ON CONFLICT (etype, eid) DO UPDATE SET json = excluded.json",
             )?
             .execute(params![etype, eid, json])?;
+        self.delete_parent_rows(etype, eid)?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO entity_parents (ptype, pid, etype, eid) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (ptype, pid) in parents_of_json(json) {
+            insert.execute(params![ptype, pid, etype, eid])?;
+        }
         Ok(())
     }
 
-    /// Deletes a generic entity; whether it existed.
+    fn delete_parent_rows(&self, etype: &str, eid: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM entity_parents WHERE etype = ?1 AND eid = ?2")?
+            .execute(params![etype, eid])?;
+        Ok(())
+    }
+
+    /// Deletes a generic entity and its parent rows; whether it existed.
     pub fn delete_entity(&self, etype: &str, eid: &str) -> Result<bool> {
         self.touch(etype, eid);
         let n = self
             .conn
             .prepare_cached("DELETE FROM entities WHERE etype = ?1 AND eid = ?2")?
             .execute(params![etype, eid])?;
+        self.delete_parent_rows(etype, eid)?;
         Ok(n > 0)
     }
 
@@ -566,4 +600,24 @@ impl Writer<'_> {
             .execute(params![now, org, action, target, detail.to_string()])?;
         Ok(())
     }
+}
+
+/// The parents named by a stored entity's JSON (`{"type", "id"}` or `{"__entity": ...}`).
+pub fn parents_of_json(json: &str) -> Vec<(String, String)> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Vec::new();
+    };
+    let Some(serde_json::Value::Array(parents)) = v.get("parents") else {
+        return Vec::new();
+    };
+    parents
+        .iter()
+        .filter_map(|p| {
+            let p = p.get("__entity").unwrap_or(p);
+            Some((
+                p.get("type")?.as_str()?.to_string(),
+                p.get("id")?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
 }

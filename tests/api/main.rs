@@ -15,3 +15,4 @@ mod freshness;
 mod generic;
 mod reload;
 mod seats;
+mod tenancy;
