@@ -121,8 +121,19 @@ pub struct ReloadStatus {
     pub last_error: Option<String>,
     /// When the last attempt ran (unix seconds).
     pub last_attempt: Option<i64>,
-    /// Successful reloads since start.
+    /// Reloads that swapped in a changed set since start.
     pub reloads: u64,
+    /// Reload attempts since start (file events, SIGHUP, the admin endpoint), changed or not.
+    pub checks: u64,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone)]
+pub struct Reloaded {
+    /// The model in force after it.
+    pub model: Arc<Model>,
+    /// Whether the files had changed (and the new set was swapped in).
+    pub changed: bool,
 }
 
 /// What `/v1/permissions` answers for one action.
@@ -148,44 +159,58 @@ impl Engine {
         }
     }
 
-    /// Reads and validates the model again and swaps it in. A model that fails to load is not
-    /// used: the last good one keeps serving, and the error is kept for `/v1/policies`.
-    /// Reloads are serialized, so two triggers at once cannot swap in an older read.
+    /// Reads the model's files again and, when their content changed, validates the new set
+    /// and swaps it in; unchanged files change nothing (no new generation, no cache flush).
+    /// A model that fails to load is not used: the last good one keeps serving, and the error
+    /// is kept for `/v1/policies`. Reloads are serialized, so two triggers at once cannot swap
+    /// in an older read.
     ///
-    /// A set that would stop enforcing something the running set enforces (a policy file gone
-    /// or emptied, a plan gate dropped; see [`Model::dropped_from`]) is refused too, unless
-    /// `force`: an editor's half-saved or deleted file must never open access.
-    pub fn reload(&self, paths: &ModelPaths, force: bool) -> Result<Arc<Model>> {
+    /// A set that drops or changes a forbid of the running set (see
+    /// [`Model::forbids_lost_from`]) is refused too, unless `force`: an editor's half-saved or
+    /// deleted file must never open access.
+    pub fn reload(&self, paths: &ModelPaths, force: bool) -> Result<Reloaded> {
         let mut status = self.reload.lock();
         status.last_attempt = Some(now_unix());
-        let built = ModelSources::read(paths)
-            .and_then(|src| Model::build(&src))
-            .and_then(|model| {
-                let dropped = model.dropped_from(&self.model.load());
-                if force || dropped.is_empty() {
-                    Ok(model)
-                } else {
-                    Err(Error::PolicyLoad(format!(
-                        "the new set would stop enforcing what the running set enforces: {}; \
-                         restore it, or accept the removal with \
-                         `POST /v1/admin/reload?force=true`",
-                        dropped.join("; ")
-                    )))
-                }
-            });
+        status.checks += 1;
+        let running = self.model.load_full();
+        let built = ModelSources::read(paths).and_then(|src| {
+            if src.version() == running.version {
+                return Ok(None);
+            }
+            let model = Model::build(&src)?;
+            let lost = model.forbids_lost_from(&running);
+            if force || lost.is_empty() {
+                Ok(Some(model))
+            } else {
+                Err(Error::PolicyLoad(format!(
+                    "the new set would stop enforcing what the running set enforces: {}; \
+                     restore them, or accept the change with \
+                     `POST /v1/admin/reload?force=true`",
+                    lost.join("; ")
+                )))
+            }
+        });
         match built {
-            Ok(model) => {
+            Ok(None) => {
+                status.last_error = None;
+                Ok(Reloaded {
+                    model: running,
+                    changed: false,
+                })
+            }
+            Ok(Some(model)) => {
                 for w in &model.warnings {
                     tracing::warn!(warning = %w, "model warning");
                 }
                 let model = Arc::new(model);
-                let old = self.model.swap(model.clone());
+                self.model.store(model.clone());
                 status.last_error = None;
                 status.reloads += 1;
-                if old.version != model.version {
-                    tracing::info!(version = %model.version, summary = %model.summary(), "policies reloaded");
-                }
-                Ok(model)
+                tracing::info!(version = %model.version, summary = %model.summary(), "policies reloaded");
+                Ok(Reloaded {
+                    model,
+                    changed: true,
+                })
             }
             Err(e) => {
                 tracing::error!(error = %e, "reload refused; the last good policy set keeps serving");

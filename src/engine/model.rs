@@ -99,6 +99,11 @@ impl ModelSources {
                         Error::PolicyLoad(format!("cannot list `{}`: {e}", dir.display()))
                     })?;
                     let path = entry.path();
+                    // Dot entries are never policies: an editor's lock or swap file
+                    // (`.#org.cedar`), or a Kubernetes ConfigMap's `..data` and `..2026_*`.
+                    if entry.file_name().to_string_lossy().starts_with('.') {
+                        continue;
+                    }
                     if path.extension().and_then(|e| e.to_str()) == Some("cedar") {
                         let name = path
                             .file_name()
@@ -145,6 +150,18 @@ impl ModelSources {
             schema,
             catalog,
         })
+    }
+
+    /// Hex SHA-256 over every input's name and text: equal versions, equal models.
+    pub fn version(&self) -> String {
+        let mut hash = Sha256::new();
+        for s in self.policies.iter().chain([&self.schema, &self.catalog]) {
+            hash.update(s.name.as_bytes());
+            hash.update([0]);
+            hash.update(s.text.as_bytes());
+            hash.update([0]);
+        }
+        hex::encode(hash.finalize())
     }
 }
 
@@ -217,8 +234,6 @@ pub struct Model {
     /// Whether the schema is built on Tollgate's org model (declares `Org`, `Plan` and
     /// `RoleSet`): then those types and the `User` views come from the store only.
     pub org_model: bool,
-    /// Catalog features and resource types the policies name (see [`named_by_policies`]).
-    pub named: Named,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -352,15 +367,12 @@ impl Model {
             .iter()
             .map(|t| Ok((t.name.clone(), plan_entity(t)?)))
             .collect::<Result<_>>()?;
-        let mut hash = Sha256::new();
-        let mut files = Vec::new();
-        for s in src.policies.iter().chain([&src.schema, &src.catalog]) {
-            hash.update(s.name.as_bytes());
-            hash.update([0]);
-            hash.update(s.text.as_bytes());
-            hash.update([0]);
-            files.push(s.name.clone());
-        }
+        let files = src
+            .policies
+            .iter()
+            .chain([&src.schema, &src.catalog])
+            .map(|s| s.name.clone())
+            .collect();
         let declared: HashSet<String> = schema.entity_types().map(|t| t.to_string()).collect();
         let org_model = ["Org", "Plan", "RoleSet"]
             .iter()
@@ -380,43 +392,38 @@ impl Model {
             catalog,
             plan_entities,
             origins,
-            version: hex::encode(hash.finalize()),
+            version: src.version(),
             files,
             warnings,
-            named,
         })
     }
 
-    /// What this model would stop enforcing if it replaced `old`: policy files of `old` that
-    /// are gone or hold no policy, and catalog features or resource types that `old`'s
-    /// policies name, that the catalog still lists, and that no policy names any more.
+    /// The forbids of `old` that this model drops or changes, each named with its file and
+    /// line: a hot reload that loses one is refused unless the admin forces it.
     ///
-    /// A hot reload must not open access because a file was deleted, half-saved or emptied,
-    /// and every such file is still a valid set: dropping a `forbid` (a plan gate) is an
-    /// allow. So a reload that drops either is refused unless the admin forces it.
-    pub fn dropped_from(&self, old: &Model) -> Vec<String> {
-        let files = |m: &Model| -> BTreeSet<String> {
-            m.origins.values().map(|o| o.file.clone()).collect()
-        };
-        let now = files(self);
-        let mut out: Vec<String> = files(old)
-            .difference(&now)
-            .map(|f| format!("the policy file `{f}` is gone or holds no policy"))
-            .collect();
-        let features = self.catalog.features();
-        for f in old.named.features.keys() {
-            if features.contains(f.as_str()) && !self.named.features.contains_key(f) {
-                out.push(format!(
-                    "the feature `{f}` is no longer gated by any policy"
-                ));
-            }
-        }
-        for t in old.named.resource_types.keys() {
-            if self.catalog.resource_types.contains(t) && !self.named.resource_types.contains_key(t)
-            {
-                out.push(format!(
-                    "the resource type `{t}` is no longer limited by any policy"
-                ));
+    /// A deleted, emptied or half-saved file is still a valid set, and any `forbid` it loses
+    /// (a plan gate among them) is an allow; a lost or narrowed `permit` only closes access,
+    /// so a set that differs only in permits always loads. A forbid with an `@id` is matched
+    /// by it and must be unchanged; one without is matched by its text (its `file:index` id
+    /// shifts with the policies before it), normalized through Cedar's JSON form.
+    pub fn forbids_lost_from(&self, old: &Model) -> Vec<String> {
+        let new = Forbids::of(self);
+        let mut out = Vec::new();
+        for f in Forbids::of(old).all {
+            let at = match old.origins.get(&f.id) {
+                Some(o) => format!("{}:{}", o.file, o.line),
+                None => "?".into(),
+            };
+            let lost = match &f.annotated_id {
+                Some(id) => match new.by_id.get(id) {
+                    None => Some("is gone"),
+                    Some(text) if *text != f.text => Some("is changed"),
+                    Some(_) => None,
+                },
+                None => (!new.bare.contains(&f.bare)).then_some("is gone or changed"),
+            };
+            if let Some(how) = lost {
+                out.push(format!("the forbid `{}` ({at}) {how}", f.id));
             }
         }
         out
@@ -440,6 +447,60 @@ impl Model {
 }
 
 use super::render;
+
+/// The forbids of a model, for [`Model::forbids_lost_from`].
+struct Forbids {
+    all: Vec<ForbidText>,
+    /// `@id` -> normalized text with annotations.
+    by_id: HashMap<String, String>,
+    /// Normalized texts without annotations, of every forbid.
+    bare: HashSet<String>,
+}
+
+struct ForbidText {
+    id: String,
+    annotated_id: Option<String>,
+    text: String,
+    bare: String,
+}
+
+impl Forbids {
+    fn of(m: &Model) -> Forbids {
+        let mut out = Forbids {
+            all: Vec::new(),
+            by_id: HashMap::new(),
+            bare: HashSet::new(),
+        };
+        for p in m
+            .policies
+            .policies()
+            .filter(|p| p.effect() == Effect::Forbid)
+        {
+            let (text, bare) = match p.to_json() {
+                Ok(mut est) => {
+                    let text = est.to_string();
+                    if let serde_json::Value::Object(o) = &mut est {
+                        o.remove("annotations");
+                    }
+                    (text, est.to_string())
+                }
+                Err(_) => (p.to_string(), p.to_string()),
+            };
+            let annotated_id = p.annotation("id").map(str::to_string);
+            if let Some(id) = &annotated_id {
+                out.by_id.insert(id.clone(), text.clone());
+            }
+            out.bare.insert(bare.clone());
+            out.all.push(ForbidText {
+                id: p.id().to_string(),
+                annotated_id,
+                text,
+                bare,
+            });
+        }
+        out
+    }
+}
 
 /// Renders a diagnostic against its file the way compilers do: file, line, column and a caret
 /// excerpt (miette's graphical report, without colours so it reads the same in logs).

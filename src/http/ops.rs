@@ -55,13 +55,15 @@ async fn policies(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         "last_reload_error": status.last_error,
         "last_reload_at": status.last_attempt,
         "reloads": status.reloads,
+        "reload_checks": status.checks,
         "warnings": model.warnings,
     })))
 }
 
-/// Reloads the model from its files; a set that fails validation, or that drops a policy
-/// file or a plan gate the running set has, is refused (422) and the last good one keeps
-/// serving. `?force=true` accepts such a removal (never an invalid set).
+/// Reloads the model from its files (`"changed": false` when they are as loaded); a set that
+/// fails validation, or that drops or changes a forbid of the running set, is refused (422)
+/// and the last good one keeps serving. `?force=true` accepts such a change (never an
+/// invalid set).
 async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let query =
@@ -90,9 +92,10 @@ async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         .await
         .map_err(|e| crate::error::Error::Internal(format!("blocking pool: {e}")))?;
     match result {
-        Ok(model) => Ok(HttpResponse::Ok().json(json!({
-            "version": model.version,
-            "summary": model.summary(),
+        Ok(r) => Ok(HttpResponse::Ok().json(json!({
+            "version": r.model.version,
+            "summary": r.model.summary(),
+            "changed": r.changed,
         }))),
         Err(crate::error::Error::PolicyLoad(msg)) => {
             Err(crate::error::Error::invalid("RELOAD_REJECTED", msg))

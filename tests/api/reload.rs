@@ -276,7 +276,8 @@ fn a_removed_policy_file_is_loaded_only_when_forced() {
 fn sighup_reloads() {
     let m = ModelCopy::new();
     let app = spawn(&m);
-    let before = policies(&app)["reloads"].as_u64().unwrap();
+    let before = policies(&app);
+    let checks = before["reload_checks"].as_u64().unwrap();
     let pid = app.pid().to_string();
     assert!(std::process::Command::new("kill")
         .args(["-HUP", &pid])
@@ -284,12 +285,17 @@ fn sighup_reloads() {
         .unwrap()
         .success());
     let start = Instant::now();
-    while policies(&app)["reloads"].as_u64().unwrap() == before
+    while policies(&app)["reload_checks"].as_u64().unwrap() == checks
         && start.elapsed() < Duration::from_secs(2)
     {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(policies(&app)["reloads"].as_u64().unwrap(), before + 1);
+    let after = policies(&app);
+    assert_eq!(after["reload_checks"].as_u64().unwrap(), checks + 1);
+    assert_eq!(
+        after["reloads"], before["reloads"],
+        "nothing changed, so nothing was swapped"
+    );
     assert_eq!(
         app.call("GET", "/healthz", None, None).status,
         200,
@@ -354,5 +360,305 @@ fn concurrent_decisions_during_100_reloads_see_whole_sets() {
     assert!(
         seen.contains_key("payment_required") && seen.contains_key("deny"),
         "both sets served: {seen:?}"
+    );
+}
+
+/// Writes a file in place (truncate, then write), as `>` in a shell or some editors do: the
+/// inode stays, and a watcher sees a truncation and a write.
+fn write_in_place(path: &std::path::Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Waits until `/v1/policies` shows a reload error (the watcher tried), or 2 s.
+fn wait_for_error(app: &TestApp) -> String {
+    let start = Instant::now();
+    loop {
+        let p = policies(app);
+        if let Some(e) = p["last_reload_error"].as_str() {
+            return e.to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "no reload error shown: {p}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The guard compares the forbids themselves: a reload that drops or changes a forbid of the
+/// running set is refused unless forced, and names each one; a reload that only changes
+/// permits always loads, so revoking a grant (deleting a file of permits) takes effect.
+#[test]
+fn the_reload_guard_refuses_lost_forbids_and_never_blocks_a_revocation() {
+    let m = ModelCopy::new();
+    let app = spawn(&m);
+    let gates = m.read("policies/plan_gates.cedar");
+    // Owner promoting a member into the full admin bucket (free: 1 of 1): 402.
+    app.member("acme", "mia", "member");
+    let promote = req(
+        "alice",
+        "update_member_role",
+        ("User", "mia"),
+        json!({"org": {"type": "Org", "id": "acme"}, "new_role": "admin"}),
+    );
+    assert_eq!(decision(&app, &promote), "payment_required");
+    let version = policies(&app)["version"].clone();
+
+    // 1. Truncated in place to a valid prefix: both role-change gates are gone.
+    let cut = gates.find("@id(\"gate.seat.admin.role_change\")").unwrap();
+    write_in_place(&m.path("policies/plan_gates.cedar"), &gates[..cut]);
+    let e = wait_for_error(&app);
+    for id in [
+        "gate.seat.admin.role_change",
+        "gate.seat.member.role_change",
+    ] {
+        assert!(e.contains(id), "names `{id}`: {e}");
+    }
+    assert!(e.contains("force=true"), "{e}");
+    assert_eq!(policies(&app)["version"], version, "refused");
+    assert_eq!(decision(&app, &promote), "payment_required");
+    write_in_place(&m.path("policies/plan_gates.cedar"), &gates);
+    assert_eq!(app.admin("POST", "/v1/admin/reload", None).status, 200);
+
+    // 2. A forbid changed (weakened) by an atomic rename: refused, named.
+    let weakened = gates.replace(
+        "context.org.getTag(\"seat:admin\") + 1 <= context.org.plan.getTag(\"seat:admin\")",
+        "context.org.getTag(\"seat:admin\") <= context.org.plan.getTag(\"seat:admin\")",
+    );
+    assert_ne!(weakened, gates);
+    m.write("policies/plan_gates.cedar", &weakened);
+    let e = wait_for_error(&app);
+    assert!(e.contains("gate.seat.admin.role_change"), "{e}");
+    assert!(
+        !e.contains("gate.seat.member.role_change"),
+        "only what changed: {e}"
+    );
+    assert_eq!(decision(&app, &promote), "payment_required");
+    m.write("policies/plan_gates.cedar", &gates);
+    assert_eq!(app.admin("POST", "/v1/admin/reload", None).status, 200);
+
+    // 3. A forbid without a gate annotation deleted from its file: refused too.
+    let org = m.read("policies/org.cedar");
+    let start = org.find("@id(\"org.bulk_invite.count_positive\")").unwrap();
+    let end = start + org[start..].find("};").unwrap() + 2;
+    m.write(
+        "policies/org.cedar",
+        &format!("{}{}", &org[..start], &org[end..]),
+    );
+    let e = wait_for_error(&app);
+    assert!(e.contains("org.bulk_invite.count_positive"), "{e}");
+    m.write("policies/org.cedar", &org);
+    assert_eq!(app.admin("POST", "/v1/admin/reload", None).status, 200);
+
+    // 4. A grant added, then revoked by deleting its file (only permits): both load.
+    let vic = req("vic", "create_project", ("Org", "acme"), json!({}));
+    assert_eq!(decision(&app, &vic), "deny");
+    m.write(
+        "policies/zz_grant.cedar",
+        "@id(\"local.viewer_projects\")\npermit (principal is User, action == Action::\"create_project\", resource is Org)\nwhen { principal has membership && principal.membership.org == resource };\n",
+    );
+    assert!(eventually(&app, &vic, "allow", Duration::from_secs(2)));
+    std::fs::remove_file(m.path("policies/zz_grant.cedar")).unwrap();
+    assert!(
+        eventually(&app, &vic, "deny", Duration::from_secs(2)),
+        "the revocation took effect: {}",
+        policies(&app)
+    );
+    assert!(policies(&app)["last_reload_error"].is_null());
+    // A permit edited in place (narrowed): loads at once as well.
+    let members = m.read("policies/members.cedar");
+    write_in_place(
+        &m.path("policies/members.cedar"),
+        &members.replace("@id(\"member.remove\")", "@id(\"member.remove.v2\")"),
+    );
+    assert!(
+        (0..40).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            policies(&app)["policy_ids"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("member.remove.v2"))
+        }),
+        "{}",
+        policies(&app)
+    );
+    // 5. Forced, the removal of a forbid is accepted.
+    write_in_place(&m.path("policies/plan_gates.cedar"), &gates[..cut]);
+    wait_for_error(&app);
+    let r = app.admin("POST", "/v1/admin/reload?force=true", None);
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(decision(&app, &promote), "allow");
+}
+
+/// The watcher reacts to content changes only: no reload, and no cache flush, while nothing
+/// changes — not after an edit, not after `POST /v1/admin/reload`, not after SIGHUP.
+#[test]
+fn nothing_reloads_without_a_change() {
+    let m = ModelCopy::new();
+    let app = spawn(&m);
+    let plans = m.read("plans.toml");
+    m.write(
+        "plans.toml",
+        &plans.replacen("\"seat:total\" = 3", "\"seat:total\" = 4", 1),
+    );
+    let start = Instant::now();
+    while policies(&app)["reloads"].as_u64().unwrap() == 0 {
+        assert!(start.elapsed() < Duration::from_secs(2), "the edit loads");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r = app.admin("POST", "/v1/admin/reload", None);
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["changed"], json!(false), "{}", r.raw);
+    let after = policies(&app);
+    std::thread::sleep(Duration::from_secs(3));
+    let later = policies(&app);
+    assert_eq!(later["reloads"], after["reloads"], "{after} then {later}");
+    assert_eq!(later["reloads"], json!(1), "{later}");
+    assert_eq!(later["version"], after["version"]);
+    // A forced reload of the same files changes nothing either.
+    let r = app.admin("POST", "/v1/admin/reload?force=true", None);
+    assert_eq!(r.body["changed"], json!(false), "{}", r.raw);
+    assert_eq!(policies(&app)["reloads"], json!(1));
+}
+
+/// A policy directory, schema and catalog in Kubernetes ConfigMap layout: the files are
+/// symlinks through `..data`, which points to a timestamped directory and is swapped
+/// atomically to a new one on update. The swap is reloaded, the new targets are followed, and
+/// the `..` entries are never read as policies.
+#[test]
+fn a_configmap_swap_is_reloaded() {
+    use std::os::unix::fs::symlink;
+    let src = ModelCopy::new();
+    let root = tempfile::tempdir().unwrap();
+    let pol = root.path().join("policies");
+    let cfg = root.path().join("config");
+    let version = |dir: &std::path::Path, name: &str, files: &[(&str, String)]| {
+        let v = dir.join(name);
+        std::fs::create_dir_all(&v).unwrap();
+        for (f, text) in files {
+            std::fs::write(v.join(f), text).unwrap();
+        }
+    };
+    let cedar: Vec<(&str, String)> = [
+        "org.cedar",
+        "members.cedar",
+        "workspaces.cedar",
+        "resources.cedar",
+        "plan_gates.cedar",
+    ]
+    .iter()
+    .map(|f| (*f, src.read(&format!("policies/{f}"))))
+    .collect();
+    let plans = src.read("plans.toml");
+    let schema = src.read("tollgate.cedarschema");
+    version(&pol, "..2026_12_01_v1", &cedar);
+    version(
+        &cfg,
+        "..2026_12_01_v1",
+        &[
+            ("plans.toml", plans.clone()),
+            ("tollgate.cedarschema", schema.clone()),
+        ],
+    );
+    for (dir, files) in [
+        (&pol, cedar.iter().map(|(f, _)| *f).collect::<Vec<_>>()),
+        (&cfg, vec!["plans.toml", "tollgate.cedarschema"]),
+    ] {
+        symlink("..2026_12_01_v1", dir.join("..data")).unwrap();
+        for f in files {
+            symlink(format!("..data/{f}"), dir.join(f)).unwrap();
+        }
+    }
+    let args: Vec<String> = vec![
+        "--policies".into(),
+        pol.display().to_string(),
+        "--schema".into(),
+        cfg.join("tollgate.cedarschema").display().to_string(),
+        "--plans".into(),
+        cfg.join("plans.toml").display().to_string(),
+    ];
+    let app = TestApp::spawn_owned(args, &[]);
+    app.org("acme", "free", "alice");
+    app.member("acme", "vic", "viewer");
+    let p = policies(&app);
+    assert_eq!(
+        p["files"].as_array().unwrap().len(),
+        7,
+        "no `..` entry is a policy file: {p}"
+    );
+    let vic = req("vic", "create_project", ("Org", "acme"), json!({}));
+    assert_eq!(decision(&app, &vic), "deny");
+    let swap = |dir: &std::path::Path, name: &str| {
+        symlink(name, dir.join("..data_tmp")).unwrap();
+        std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    };
+    // v2 of the catalog gives viewers `projects.create`: only the config dir is swapped.
+    version(
+        &cfg,
+        "..2026_12_01_v2",
+        &[
+            (
+                "plans.toml",
+                plans.replace(
+                    "permissions = [\"org.read\"]",
+                    "permissions = [\"org.read\", \"projects.create\"]",
+                ),
+            ),
+            ("tollgate.cedarschema", schema.clone()),
+        ],
+    );
+    swap(&cfg, "..2026_12_01_v2");
+    std::fs::remove_dir_all(cfg.join("..2026_12_01_v1")).unwrap();
+    assert!(
+        eventually(&app, &vic, "allow", Duration::from_secs(2)),
+        "the catalog swap loaded: {}",
+        policies(&app)
+    );
+    // v2 of the policies adds a forbid for viewers: the policy dir swapped.
+    let mut cedar2 = cedar.clone();
+    cedar2.push((
+        "zz_local.cedar",
+        "@id(\"local.no_viewer_projects\")\nforbid (principal is User, action == Action::\"create_project\", resource is Org)\nwhen { principal has membership && principal.membership.role == \"viewer\" };\n".to_string(),
+    ));
+    version(&pol, "..2026_12_01_v2", &cedar2);
+    swap(&pol, "..2026_12_01_v2");
+    symlink("..data/zz_local.cedar", pol.join("zz_local.cedar")).unwrap();
+    std::fs::remove_dir_all(pol.join("..2026_12_01_v1")).unwrap();
+    assert!(
+        eventually(&app, &vic, "deny", Duration::from_secs(2)),
+        "the policy swap loaded: {}",
+        policies(&app)
+    );
+    // And the catalog's new target is watched: a v3 swap is seen as well.
+    version(
+        &cfg,
+        "..2026_12_01_v3",
+        &[
+            ("plans.toml", plans.clone()),
+            ("tollgate.cedarschema", schema),
+        ],
+    );
+    swap(&cfg, "..2026_12_01_v3");
+    let logs = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
+    assert_eq!(decision(&app, &logs), "payment_required");
+    let start = Instant::now();
+    while policies(&app)["reloads"].as_u64().unwrap() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{}",
+            policies(&app)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        policies(&app)["last_reload_error"].is_null(),
+        "{}",
+        policies(&app)
     );
 }
