@@ -4,6 +4,7 @@ mod data;
 mod decisions;
 mod error;
 mod ops;
+mod strict_json;
 mod wire;
 
 pub use wire::{decision_input, decision_json, outcome_name};
@@ -127,8 +128,7 @@ pub(crate) async fn read_bytes(
 
 pub(crate) fn parse_json(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value> {
     require_json(req)?;
-    serde_json::from_slice(body)
-        .map_err(|e| Error::malformed("MALFORMED_JSON", format!("the body is not valid JSON: {e}")))
+    strict_json::parse(body)
 }
 
 /// 415 unless the request says `application/json`.

@@ -203,6 +203,62 @@ fn malformed_oversized_and_wrongly_typed_bodies() {
     assert_eq!(org.status, 200, "{}", org.raw);
 }
 
+/// A key named twice is a parser differential with whatever sits in front (a proxy reading
+/// the first, Tollgate the last): every body refuses it, at any depth, and nothing changes.
+#[test]
+fn duplicate_keys_are_refused_in_every_body() {
+    let app = fixture();
+    let raw = |path: &str, body: &str, token: Option<&str>| {
+        app.call_raw("POST", path, Some(body), "application/json", token)
+    };
+    let twice = r#"{"principal": "User::\"mia\"", "action": "Action::\"view_audit_logs\"",
+                    "resource": "Org::\"acme\"", "principal": "User::\"alice\""}"#;
+    error(&raw("/v1/authorize", twice, None), 400, "DUPLICATE_KEY");
+    let a = raw("/v1/authorize", twice, None);
+    assert!(
+        a.body["message"].as_str().unwrap().contains("principal"),
+        "{}",
+        a.raw
+    );
+    let nested = r#"{"principal": "User::\"alice\"", "action": "Action::\"invite_user\"",
+                     "resource": "Org::\"acme\"", "context": {"role": "viewer", "role": "owner"}}"#;
+    error(&raw("/v1/authorize", nested, None), 400, "DUPLICATE_KEY");
+    let batch = format!(r#"{{"requests": [{twice}]}}"#);
+    error(
+        &raw("/v1/authorize/batch", &batch, None),
+        400,
+        "DUPLICATE_KEY",
+    );
+    let perms =
+        r#"{"principal": "User::\"mia\"", "resource": "Org::\"acme\"", "resource": "Org::\"x\""}"#;
+    error(&raw("/v1/permissions", perms, None), 400, "DUPLICATE_KEY");
+    // Data writes: refused, and nothing written.
+    let member = app.call_raw(
+        "PUT",
+        "/v1/orgs/acme/members/bob",
+        Some(r#"{"role": "viewer", "role": "owner", "override_limits": true}"#),
+        "application/json",
+        Some(ADMIN),
+    );
+    error(&member, 400, "DUPLICATE_KEY");
+    let entities = app.call_raw(
+        "PUT",
+        "/v1/entities",
+        Some(r#"[{"uid": {"type": "Project", "id": "p"}, "attrs": {}, "parents": [], "parents": [{"type": "Org", "id": "acme"}]}]"#),
+        "application/json",
+        Some(ADMIN),
+    );
+    error(&entities, 400, "DUPLICATE_KEY");
+    let org = app.admin("GET", "/v1/orgs/acme", None).body;
+    assert_eq!(org["members"].as_array().unwrap().len(), 2, "{org}");
+    assert_eq!(app.admin("GET", "/v1/entities/Project/p", None).status, 404);
+    // The same key in two different objects is fine.
+    let ok = r#"{"requests": [{"principal": "User::\"mia\"", "action": "Action::\"view_org\"", "resource": "Org::\"acme\""},
+                              {"principal": "User::\"mia\"", "action": "Action::\"view_org\"", "resource": "Org::\"acme\""}]}"#;
+    let a = raw("/v1/authorize/batch", ok, None);
+    assert_eq!(a.body["results"][1]["decision"], "allow", "{}", a.raw);
+}
+
 #[test]
 fn batch_slots_fail_alone_and_size_is_bounded() {
     let app = TestApp::spawn_with(&["--max-batch", "3"], &[]);
