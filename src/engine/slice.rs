@@ -50,7 +50,7 @@ impl Slice {
         all.extend(self.entities.iter().cloned());
         all.extend(action_entities.iter().cloned());
         self.push_org(model, &mut all, tier)?;
-        Entities::from_entities(all, None).map_err(|e| Error::Internal(format!("slice: {e}")))
+        Entities::from_entities(all, None).map_err(entities_error)
     }
 
     /// Like [`Slice::entities`] for the effective tier, moving the slice's entities instead of
@@ -61,7 +61,7 @@ impl Slice {
         all.extend(own);
         all.extend(action_entities.iter().cloned());
         self.push_org(model, &mut all, None)?;
-        Entities::from_entities(all, None).map_err(|e| Error::Internal(format!("slice: {e}")))
+        Entities::from_entities(all, None).map_err(entities_error)
     }
 
     /// `entities` with the org evaluated under `tier` (active subscription): the org and the
@@ -78,7 +78,7 @@ impl Slice {
         entities
             .clone()
             .upsert_entities(changed, None)
-            .map_err(|e| Error::Internal(format!("slice: {e}")))
+            .map_err(entities_error)
     }
 
     /// Brings the org of a slice taken from the slice cache up to date. Cached slices outlive
@@ -682,6 +682,21 @@ fn merge_attrs(e: &Entity, view: Vec<(String, RestrictedExpression)>) -> Result<
         }
     }
     Entity::from_json_value(json, None).map_err(|e| internal(&e))
+}
+
+/// Cedar refuses a cyclic hierarchy: the request's own entities closed a parent cycle (stored
+/// ones cannot, their writes refuse it), which is bad input, not a bug.
+fn entities_error(e: cedar_policy::entities_errors::EntitiesError) -> Error {
+    match e {
+        cedar_policy::entities_errors::EntitiesError::TransitiveClosureError(_) => Error::invalid(
+            "PARENT_CYCLE",
+            format!(
+                "the request's entities form a parent cycle: {}",
+                super::render(&e)
+            ),
+        ),
+        other => Error::Internal(format!("slice: {other}")),
+    }
 }
 
 fn not_found(u: &EntityUid, principal: &EntityUid) -> String {

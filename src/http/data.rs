@@ -60,7 +60,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Deserializes a typed body, turning serde's complaint (unknown field, wrong type) into a 422.
+/// A field set to `null` is a 422 too: leaving a field out keeps the stored value, and a
+/// `null` that silently meant the same would hide a client's bug (`"plan": null`).
 fn typed<T: serde::de::DeserializeOwned>(v: Value) -> Result<T> {
+    if let Value::Object(m) = &v {
+        if let Some((k, _)) = m.iter().find(|(_, v)| v.is_null()) {
+            return Err(Error::invalid(
+                "NULL_FIELD",
+                format!("`{k}` must not be null; leave it out to keep what is stored"),
+            ));
+        }
+    }
     serde_json::from_value(v).map_err(|e| {
         let message = e.to_string();
         // The same code the decision API gives an unknown field, so a client handles both alike.
@@ -208,11 +218,14 @@ async fn put_org(
 ) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let org = path.into_inner();
-    let b: OrgBody = typed(
-        read_optional_json(&req, body, state.max_data_body)
-            .await?
-            .unwrap_or(json!({})),
-    )?;
+    // No body is a mistake, not a request to change nothing: that is `{}`.
+    let Some(body) = read_optional_json(&req, body, state.max_data_body).await? else {
+        return Err(Error::malformed(
+            "MISSING_BODY",
+            "the body must be a JSON object; send `{}` to change nothing",
+        ));
+    };
+    let b: OrgBody = typed(body)?;
     let past_due_since = b
         .past_due_since
         .as_deref()

@@ -86,7 +86,7 @@ impl AppState {
                 )),
             },
             None => {
-                let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+                let loopback = req.peer_addr().is_some_and(|a| is_loopback(a.ip()));
                 if loopback {
                     Ok(())
                 } else {
@@ -97,6 +97,12 @@ impl AppState {
             }
         }
     }
+}
+
+/// Whether a peer is on this host. A listener on `[::]` sees an IPv4 client as a v4-mapped
+/// address (`::ffff:127.0.0.1`), which `is_loopback` alone would judge remote.
+pub fn is_loopback(ip: std::net::IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
 }
 
 /// Reads the raw body up to `limit` bytes (413 past it).
@@ -411,7 +417,21 @@ fn decodes_to_utf8(path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::decodes_to_utf8;
+    use super::{decodes_to_utf8, is_loopback};
+
+    #[test]
+    fn v4_mapped_loopback_is_loopback() {
+        for (ip, local) in [
+            ("127.0.0.1", true),
+            ("::1", true),
+            ("::ffff:127.0.0.1", true),
+            ("::ffff:10.0.0.1", false),
+            ("10.0.0.1", false),
+            ("::ffff:0:7f00:1", false),
+        ] {
+            assert_eq!(is_loopback(ip.parse().unwrap()), local, "{ip}");
+        }
+    }
 
     #[test]
     fn percent_escapes_must_decode_to_utf8() {

@@ -110,6 +110,7 @@ fn pragmas(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
 impl Store {
     /// Opens (creating if needed) the store at `path` and applies pending migrations.
     pub fn open(path: &Path) -> Result<Store> {
+        create_private(path)?;
         let writer = Connection::open(path).map_err(|e| {
             Error::StoreUnavailable(format!("cannot open `{}`: {e}", path.display()))
         })?;
@@ -421,12 +422,44 @@ impl Store {
     }
 }
 
+/// Creates the database file readable by its owner only, when it does not exist yet: SQLite
+/// would create it 0644, and creates its `-wal` and `-shm` files with the database file's
+/// mode. An existing file keeps the mode its operator gave it (a wider one is logged).
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(m) = std::fs::metadata(path) {
+                if m.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(
+                        path = %path.display(),
+                        mode = format!("{:o}", m.permissions().mode() & 0o777),
+                        "the database file is readable by other users; `chmod 600` it"
+                    );
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(Error::StoreUnavailable(format!(
+            "cannot create `{}`: {e}",
+            path.display()
+        ))),
+    }
+}
+
 fn migrate(conn: &Connection) -> Result<()> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let target = MIGRATIONS.len() as i64;
-    if current > target {
+    if !(0..=target).contains(&current) {
         return Err(Error::StoreUnavailable(format!(
-            "database schema version {current} is newer than this binary knows ({target})"
+            "the database's schema version is {current}, which this binary does not know \
+             (it knows 0 to {target}): a newer Tollgate wrote it, or it is not a Tollgate store"
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {

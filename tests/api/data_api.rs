@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{in_secs, req, TestApp};
+use crate::helpers::{in_secs, req, TestApp, ADMIN};
 
 #[test]
 fn org_lifecycle_and_validation() {
@@ -479,4 +479,101 @@ fn the_bearer_scheme_is_case_insensitive() {
         .call()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+}
+
+/// `PUT /v1/orgs/{org}` with no body is a mistake (400), a field set to `null` is refused
+/// (422) rather than read as "keep it", and `{}` stays a valid update that changes nothing.
+#[test]
+fn an_org_write_needs_a_body_and_refuses_null_fields() {
+    let app = TestApp::spawn();
+    app.org("acme", "starter", "alice");
+    let before = app.admin("GET", "/v1/orgs/acme", None).body;
+    let none = app.call_raw(
+        "PUT",
+        "/v1/orgs/acme",
+        None,
+        "application/json",
+        Some(ADMIN),
+    );
+    assert_eq!(none.status, 400, "{}", none.raw);
+    assert_eq!(none.body["code"], "MISSING_BODY", "{}", none.raw);
+    for body in [
+        json!({"plan": null}),
+        json!({"plan": "free", "subscription_status": null}),
+        json!({"primary_owner": null}),
+    ] {
+        let a = app.admin("PUT", "/v1/orgs/acme", Some(body.clone()));
+        assert_eq!(a.status, 422, "{body}: {}", a.raw);
+        assert_eq!(a.body["code"], "NULL_FIELD", "{body}: {}", a.raw);
+    }
+    let a = app.admin(
+        "PUT",
+        "/v1/orgs/acme/members/bob",
+        Some(json!({"role": "viewer", "override_limits": null})),
+    );
+    assert_eq!(a.body["code"], "NULL_FIELD", "{}", a.raw);
+    assert_eq!(
+        app.admin("GET", "/v1/orgs/acme", None).body,
+        before,
+        "nothing changed"
+    );
+    let a = app.admin("PUT", "/v1/orgs/acme", Some(json!({})));
+    assert_eq!(a.status, 200, "{}", a.raw);
+    assert_eq!(a.body["plan"], "starter", "{}", a.raw);
+    // A new org with no body is refused the same way, and not created.
+    let a = app.call_raw(
+        "PUT",
+        "/v1/orgs/newco",
+        None,
+        "application/json",
+        Some(ADMIN),
+    );
+    assert_eq!(a.status, 400, "{}", a.raw);
+    assert_eq!(app.admin("GET", "/v1/orgs/newco", None).status, 404);
+}
+
+/// A store whose schema version this binary does not know (written by a newer Tollgate, or
+/// not a Tollgate store) is refused at start, naming the version, instead of serving 500s.
+#[test]
+fn a_store_of_an_unknown_schema_version_is_refused_at_start() {
+    for version in [-1, 99] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("tollgate.db");
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .pragma_update(None, "user_version", version)
+            .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{version}: started: {err}");
+        assert!(
+            err.contains(&format!("schema version is {version}")),
+            "{version}: {err}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("listening"),
+            "{version}"
+        );
+    }
+}
+
+/// The database and its `-wal` and `-shm` files hold every org's data: created readable by
+/// their owner only, like the admin token file.
+#[test]
+fn the_database_files_are_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn();
+    app.org("acme", "free", "alice");
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = app.db_path().into_os_string();
+        p.push(suffix);
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{p:?}: {mode:o}");
+    }
 }

@@ -259,6 +259,24 @@ fn duplicate_keys_are_refused_in_every_body() {
     assert_eq!(a.body["results"][1]["decision"], "allow", "{}", a.raw);
 }
 
+/// Listening on `[::]`, an IPv4 loopback client arrives as `::ffff:127.0.0.1`: still a
+/// loopback peer, so decisions without a decision token are open to it.
+#[test]
+fn a_v4_mapped_loopback_peer_is_loopback() {
+    let mut app = TestApp::spawn_with(&["--listen", "[::]:0"], &[]);
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    app.base = format!("http://127.0.0.1:{port}");
+    app.org("acme", "free", "alice");
+    let a = app.call(
+        "POST",
+        "/v1/authorize",
+        Some(&req("alice", "view_org", ("Org", "acme"), json!({}))),
+        None,
+    );
+    assert_eq!(a.status, 200, "{}", a.raw);
+    assert_eq!(a.body["decision"], "allow", "{}", a.raw);
+}
+
 #[test]
 fn batch_slots_fail_alone_and_size_is_bounded() {
     let app = TestApp::spawn_with(&["--max-batch", "3"], &[]);
@@ -487,4 +505,94 @@ fn permissions_refuse_undeclared_types_and_batches_obey_the_body_limit() {
         413,
         "PAYLOAD_TOO_LARGE",
     );
+}
+
+/// Cedar refuses a cyclic entity hierarchy. A write that would close a parent cycle is a 422
+/// `PARENT_CYCLE` and writes nothing; a request whose own entities close one (alone, or with
+/// stored entities) is a 422 too — never a 500, never a decision.
+#[test]
+fn parent_cycles_are_refused_on_write_and_in_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    std::fs::write(
+        dir.path().join("policies/p.cedar"),
+        "permit (principal, action == Action::\"read\", resource in Group::\"root\");\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("s.cedarschema"),
+        "entity Group in [Group];\nentity User in [Group];\naction read appliesTo { principal: User, resource: Group };\n",
+    )
+    .unwrap();
+    let app = TestApp::spawn_owned(
+        vec![
+            "--policies".into(),
+            dir.path().join("policies").display().to_string(),
+            "--schema".into(),
+            dir.path().join("s.cedarschema").display().to_string(),
+        ],
+        &[],
+    );
+    let group = |id: &str, parents: &[&str]| {
+        let p: Vec<Value> = parents
+            .iter()
+            .map(|p| json!({"type": "Group", "id": p}))
+            .collect();
+        json!({"uid": {"type": "Group", "id": id}, "attrs": {}, "parents": p})
+    };
+    app.ok(
+        "PUT",
+        "/v1/entities",
+        json!([group("a", &["b"]), group("b", &["root"])]),
+    );
+    for (what, body) in [
+        ("closing a stored chain", json!([group("root", &["a"])])),
+        ("its own parent", json!([group("c", &["c"])])),
+        (
+            "within one batch",
+            json!([group("x", &["y"]), group("y", &["x"])]),
+        ),
+    ] {
+        error(
+            &app.admin("PUT", "/v1/entities", Some(body)),
+            422,
+            "PARENT_CYCLE",
+        );
+        for id in ["c", "x", "y"] {
+            assert_eq!(
+                app.admin("GET", &format!("/v1/entities/Group/{id}"), None)
+                    .status,
+                404,
+                "{what}: nothing written"
+            );
+        }
+    }
+    let root = app.admin("GET", "/v1/entities/Group/root", None);
+    assert_eq!(root.status, 404, "{what}", what = root.raw);
+    // `b` exists and `a` is under it; a request may not send `root` as a child of `a`.
+    let ask = |resource: &str, entities: Value| {
+        app.call(
+            "POST",
+            "/v1/authorize",
+            Some(&json!({
+                "principal": {"type": "User", "id": "u"},
+                "action": {"type": "Action", "id": "read"},
+                "resource": {"type": "Group", "id": resource},
+                "entities": entities,
+            })),
+            None,
+        )
+    };
+    error(
+        &ask("a", json!([group("root", &["a"])])),
+        422,
+        "PARENT_CYCLE",
+    );
+    error(
+        &ask("p", json!([group("p", &["q"]), group("q", &["p"])])),
+        422,
+        "PARENT_CYCLE",
+    );
+    let a = ask("a", json!([]));
+    assert_eq!(a.body["decision"], "allow", "{}", a.raw);
 }

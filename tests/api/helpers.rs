@@ -43,10 +43,11 @@ fn agent() -> ureq::Agent {
 
 fn start(db: &Path, args: &[String], envs: &[(String, String)]) -> (Child, String, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--db")
+    cmd.arg("serve");
+    if !args.iter().any(|a| a == "--listen") {
+        cmd.arg("--listen").arg("127.0.0.1:0");
+    }
+    cmd.arg("--db")
         .arg(db)
         .args(args)
         .env_remove("TOLLGATE_DECISION_TOKEN")
