@@ -15,10 +15,13 @@
 //! ```
 //!
 //! The import is all or nothing: a bad line aborts it with its line number and writes nothing.
-//! Limits are not enforced (it restores data, it does not grant seats); roles, plans and
-//! statuses are checked as the data API checks them.
+//! Every record goes through the same org rules as the data API (`store::org`): roles must
+//! exist, the primary owner stays an owner, workspace ids are global, workspace members must
+//! be org members, expired invitations and Tollgate-counted usage are refused, entities'
+//! parents must exist. Only the plan's limits and features are not enforced (`Limits::Override`):
+//! an import restores data, it does not sell seats. One audit record stands for the import.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -28,11 +31,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Exit, ModelArgs};
-use crate::billing::SubscriptionStatus;
-use crate::engine::{Engine, EngineSettings};
+use crate::engine::{Engine, EngineSettings, Model};
 use crate::error::{Error, Result};
 use crate::store::{
-    now_unix, CustomRoleRow, InvitationRow, OrgRow, Store, WorkspacePermissions, WorkspaceRow,
+    now_unix, CustomRoleRow, InvitationRow, Limits, OrgCtx, OrgUpdate, Store, WorkspacePermissions,
+    Writer,
 };
 
 /// Flags of `tollgate import`.
@@ -170,13 +173,9 @@ fn import(args: &ImportArgs) -> Result<()> {
     let started = Instant::now();
     let now = now_unix();
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-    engine.store().write(|w| {
-        let mut orgs: HashSet<String> = HashSet::new();
-        let mut custom: HashSet<(String, String)> = HashSet::new();
-        let role_known = |custom: &HashSet<(String, String)>, org: &str, role: &str| {
-            model.catalog.role(role).is_some()
-                || custom.contains(&(org.to_string(), role.to_string()))
-        };
+    let template = engine.upgrade_template(&model);
+    let ctx = engine.org_ctx(&model, &template, now);
+    engine.store().write_bulk(|w| {
         for (i, line) in reader.lines().enumerate() {
             let n = i + 1;
             let line = line.map_err(|e| Error::io(format!("line {n}"), e))?;
@@ -186,156 +185,17 @@ fn import(args: &ImportArgs) -> Result<()> {
             }
             let bad = |m: String| Error::invalid("INVALID_IMPORT", format!("line {n}: {m}"));
             let rec: Record = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
-            let need_org = |orgs: &mut HashSet<String>, org: &str| -> Result<()> {
-                if orgs.contains(org) || w.org(org)?.is_some() {
-                    orgs.insert(org.to_string());
-                    Ok(())
-                } else {
-                    Err(bad(format!("org `{org}` is not defined before this line")))
-                }
-            };
-            let kind = match rec {
-                Record::Org(o) => {
-                    let plan = o
-                        .plan
-                        .unwrap_or_else(|| model.catalog.first_tier().name.clone());
-                    if model.catalog.tier(&plan).is_none() {
-                        return Err(bad(format!("plan `{plan}` is not in the catalog")));
-                    }
-                    let status = o.status.unwrap_or_else(|| "active".into());
-                    let parsed = SubscriptionStatus::parse(&status)
-                        .ok_or_else(|| bad(format!("`{status}` is not a subscription status")))?;
-                    let row = OrgRow {
-                        id: o.id.clone(),
-                        plan,
-                        status,
-                        past_due_since: (parsed == SubscriptionStatus::PastDue).then_some(now),
-                        primary_owner: Some(o.primary_owner.clone()),
-                    };
-                    w.put_org(&row, now)?;
-                    w.put_member(&o.id, &o.primary_owner, "owner", now)?;
-                    orgs.insert(o.id);
-                    "orgs"
-                }
-                Record::Member(m) => {
-                    need_org(&mut orgs, &m.org)?;
-                    if !role_known(&custom, &m.org, &m.role) {
-                        return Err(bad(format!(
-                            "role `{}` is not defined for org `{}`",
-                            m.role, m.org
-                        )));
-                    }
-                    w.put_member(&m.org, &m.user, &m.role, now)?;
-                    "members"
-                }
-                Record::Invitation(inv) => {
-                    need_org(&mut orgs, &inv.org)?;
-                    if !role_known(&custom, &inv.org, &inv.role) {
-                        return Err(bad(format!(
-                            "role `{}` is not defined for org `{}`",
-                            inv.role, inv.org
-                        )));
-                    }
-                    let expires_at = time::OffsetDateTime::parse(
-                        &inv.expires_at,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .map_err(|e| bad(format!("`expires_at`: {e}")))?
-                    .unix_timestamp();
-                    let row = InvitationRow {
-                        id: inv.id,
-                        email: inv.email,
-                        role: inv.role,
-                        expires_at,
-                    };
-                    w.put_invitation(&inv.org, &row, now)?;
-                    "invitations"
-                }
-                Record::Workspace(ws) => {
-                    need_org(&mut orgs, &ws.org)?;
-                    if let Some(existing) = w.workspace(&ws.id)? {
-                        if existing.org != ws.org {
-                            return Err(bad(format!(
-                                "workspace `{}` belongs to another org",
-                                ws.id
-                            )));
-                        }
-                    }
-                    let row = WorkspaceRow {
-                        name: ws.name.unwrap_or_else(|| ws.id.clone()),
-                        id: ws.id,
-                        org: ws.org,
-                    };
-                    w.put_workspace(&row, now)?;
-                    "workspaces"
-                }
-                Record::WorkspaceMember(m) => {
-                    let Some(ws) = w.workspace(&m.workspace)? else {
-                        return Err(bad(format!(
-                            "workspace `{}` is not defined before this line",
-                            m.workspace
-                        )));
-                    };
-                    if w.member_role(&ws.org, &m.user)?.is_none() {
-                        return Err(bad(format!("`{}` is not a member of `{}`", m.user, ws.org)));
-                    }
-                    if !matches!(m.role.as_str(), "admin" | "member" | "viewer") {
-                        return Err(bad(format!(
-                            "workspace role `{}` must be admin, member or viewer",
-                            m.role
-                        )));
-                    }
-                    let a = m.permissions.with_role(m.role);
-                    w.put_workspace_access(&m.workspace, &m.user, &a)?;
-                    "workspace_members"
-                }
-                Record::Role(r) => {
-                    need_org(&mut orgs, &r.org)?;
-                    let top = model.catalog.roles.first().map(|r| r.level).unwrap_or(0);
-                    if model.catalog.role(&r.name).is_some() || r.level <= top {
-                        return Err(bad(format!(
-                            "custom role `{}` must not be built in and must rank below owners",
-                            r.name
-                        )));
-                    }
-                    custom.insert((r.org.clone(), r.name.clone()));
-                    w.put_custom_role(
-                        &r.org,
-                        &CustomRoleRow {
-                            name: r.name,
-                            level: r.level,
-                            permissions: r.permissions,
-                        },
-                    )?;
-                    "roles"
-                }
-                Record::Usage(u) => {
-                    need_org(&mut orgs, &u.org)?;
-                    if !crate::billing::is_resource_type(&u.resource_type)
-                        || crate::billing::Catalog::is_tollgate_counted(&u.resource_type)
-                        || u.current < 0
-                    {
-                        return Err(bad(format!(
-                            "usage of `{}` cannot be set to {}",
-                            u.resource_type, u.current
-                        )));
-                    }
-                    w.set_app_usage(&u.org, &u.resource_type, u.current)?;
-                    "usage"
-                }
-                Record::Entity(v) => {
-                    let e = crate::engine::parse_entities(&model, std::slice::from_ref(&v))
-                        .map_err(|e| bad(e.to_string()))?;
-                    for e in &e {
-                        crate::engine::store_entity(w, &model, e)?;
-                    }
-                    "entities"
-                }
-            };
+            let kind = record(w, ctx, &model, rec).map_err(|e| match e {
+                Error::Invalid { .. }
+                | Error::Conflict { .. }
+                | Error::NotFound(_)
+                | Error::PaymentRequired(_) => bad(e.to_string()),
+                other => other,
+            })?;
             *counts.entry(kind).or_default() += 1;
         }
         let detail = serde_json::to_value(&counts).map_err(|e| Error::Internal(e.to_string()))?;
-        w.audit(
+        w.audit_always(
             None,
             "import",
             &args.file.display().to_string(),
@@ -353,4 +213,74 @@ fn import(args: &ImportArgs) -> Result<()> {
         total as f64 / secs.max(1e-9)
     );
     Ok(())
+}
+
+/// Applies one record through the org rules; returns its kind, for the summary.
+fn record(w: &Writer<'_>, ctx: OrgCtx<'_>, model: &Model, rec: Record) -> Result<&'static str> {
+    Ok(match rec {
+        Record::Org(o) => {
+            let update = OrgUpdate {
+                plan: o.plan,
+                subscription_status: o.status,
+                primary_owner: Some(o.primary_owner),
+                past_due_since: None,
+            };
+            w.upsert_org(ctx, &o.id, update, Limits::Override)?;
+            "orgs"
+        }
+        Record::Member(m) => {
+            w.set_member(ctx, &m.org, &m.user, &m.role, Limits::Override)?;
+            "members"
+        }
+        Record::Invitation(inv) => {
+            let expires_at = time::OffsetDateTime::parse(
+                &inv.expires_at,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map_err(|e| Error::invalid("INVALID_TIME", format!("`expires_at`: {e}")))?
+            .unix_timestamp();
+            let row = InvitationRow {
+                id: inv.id,
+                email: inv.email,
+                role: inv.role,
+                expires_at,
+            };
+            w.set_invitation(ctx, &inv.org, row, Limits::Override)?;
+            "invitations"
+        }
+        Record::Workspace(ws) => {
+            w.set_workspace(ctx, &ws.org, &ws.id, ws.name, Limits::Override)?;
+            "workspaces"
+        }
+        Record::WorkspaceMember(m) => {
+            let Some(ws) = w.workspace(&m.workspace)? else {
+                return Err(Error::NotFound(format!(
+                    "workspace `{}` is not defined before this line",
+                    m.workspace
+                )));
+            };
+            let access = m.permissions.with_role(m.role);
+            w.set_workspace_member(ctx, &ws.org, &m.workspace, &m.user, &access)?;
+            "workspace_members"
+        }
+        Record::Role(r) => {
+            let role = CustomRoleRow {
+                name: r.name,
+                level: r.level,
+                permissions: r.permissions,
+            };
+            w.set_custom_role(ctx, &r.org, role, Limits::Override)?;
+            "roles"
+        }
+        Record::Usage(u) => {
+            w.set_usage(ctx, &u.org, &u.resource_type, u.current)?;
+            "usage"
+        }
+        Record::Entity(v) => {
+            for e in crate::engine::parse_entities(model, std::slice::from_ref(&v))? {
+                crate::engine::store_entity(w, model, &e)?;
+            }
+            "entities"
+        }
+    })
 }

@@ -314,6 +314,7 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
                         level: r.level,
                         permissions: r.permissions.clone(),
                     },
+                    Limits::Override,
                 )?;
             }
             for (user, role) in &o.members {

@@ -587,12 +587,6 @@ async fn put_role(
     state.require_admin(&req)?;
     let (org, name) = path.into_inner();
     let b: RoleBody = typed(read_json(&req, body, state.max_data_body).await?)?;
-    if name.is_empty() || b.level < 1 {
-        return Err(Error::invalid(
-            "INVALID_ROLE",
-            "a role needs a name and a level of at least 1",
-        ));
-    }
     let role = CustomRoleRow {
         name: name.clone(),
         level: b.level,
@@ -600,29 +594,7 @@ async fn put_role(
     };
     let o = org.clone();
     write(&state, move |w, ctx| {
-        let state = w
-            .org_state(ctx, &o)?
-            .ok_or_else(|| Error::NotFound(format!("org `{o}` does not exist")))?;
-        let tier = ctx.catalog.tier(&state.effective_plan);
-        if !tier.is_some_and(|t| t.features.contains("custom_roles")) {
-            let required = ctx
-                .catalog
-                .tiers()
-                .iter()
-                .find(|t| t.features.contains("custom_roles"))
-                .map(|t| t.name.clone());
-            let url = crate::billing::upgrade_url(ctx.upgrade_url, &o, required.as_deref());
-            return Err(Error::PaymentRequired(Box::new(
-                crate::billing::Payment::new(
-                    crate::billing::PaymentCode::FeatureNotInPlan,
-                    Some("custom_roles"),
-                    required,
-                    url,
-                    None,
-                ),
-            )));
-        }
-        w.set_custom_role(ctx, &o, role)
+        w.set_custom_role(ctx, &o, role, Limits::Enforce)
     })
     .await?;
     Ok(HttpResponse::Ok()

@@ -372,6 +372,17 @@ impl Store {
     /// Runs `f` inside one write transaction; commits only if `f` succeeds. The result is
     /// returned only after the commit is durable.
     pub fn write<T>(&self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+        self.write_with(false, f)
+    }
+
+    /// [`Store::write`] for a bulk load (`tollgate import`): the same rules, but one audit
+    /// record for the whole load (written with [`Writer::audit_always`]) rather than one per
+    /// row it writes.
+    pub fn write_bulk<T>(&self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+        self.write_with(true, f)
+    }
+
+    fn write_with<T>(&self, bulk: bool, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
         if !self.check_health() {
             return Err(self.unavailable());
         }
@@ -380,6 +391,7 @@ impl Store {
         let writer = Writer {
             reader: Reader { conn: &tx },
             touched: Default::default(),
+            bulk,
         };
         let out = f(&writer)?;
         let mut touched = writer.touched.into_inner();
@@ -481,6 +493,8 @@ pub struct Writer<'a> {
     reader: Reader<'a>,
     /// The keys (entity type, id) of the data this transaction changed, logged with it.
     touched: std::cell::RefCell<Vec<(String, String)>>,
+    /// A bulk load: per-row audit records are left to one record for the whole load.
+    bulk: bool,
 }
 
 impl Writer<'_> {

@@ -11,6 +11,10 @@ use super::{
 use crate::billing::{self, Catalog, RoleDef, SubscriptionStatus, Tier};
 use crate::error::{Error, Result};
 
+/// The plan feature that custom roles need (default-model.md: "Custom roles (plan feature
+/// `custom_roles`)"): defining one, and the powers a member holds through one.
+pub const CUSTOM_ROLES: &str = "custom_roles";
+
 /// What org-model reads and writes need besides the rows.
 #[derive(Clone, Copy)]
 pub struct OrgCtx<'a> {
@@ -143,6 +147,31 @@ impl Reader<'_> {
         self.org_state(ctx, org)?
             .ok_or_else(|| Error::NotFound(format!("org `{org}` does not exist")))
     }
+
+    /// The org's row, for a rule that needs no more of its state (no limit to check).
+    fn require_org_row(&self, org: &str) -> Result<super::OrgRow> {
+        self.org(org)?
+            .ok_or_else(|| Error::NotFound(format!("org `{org}` does not exist")))
+    }
+
+    /// A role the org can grant: built in, or one of its custom roles (seat bucket resolved).
+    fn role_def(&self, ctx: OrgCtx<'_>, org: &str, role: &str) -> Result<RoleDef> {
+        if let Some(r) = ctx.catalog.role(role) {
+            return Ok(r.clone());
+        }
+        match self.custom_role(org, role)? {
+            Some(c) => Ok(RoleDef {
+                seat: Some(ctx.catalog.seat_for_level(c.level).to_string()),
+                name: c.name,
+                level: c.level,
+                permissions: c.permissions.into_iter().collect(),
+            }),
+            None => Err(Error::invalid(
+                "UNKNOWN_ROLE",
+                format!("role `{role}` is neither built in nor defined for org `{org}`"),
+            )),
+        }
+    }
 }
 
 /// What `PUT /v1/orgs/{org}` asks for; `None` keeps the stored value.
@@ -239,7 +268,8 @@ impl Writer<'_> {
         Ok(created)
     }
 
-    /// Sets a member's role, refusing with 402 a change that passes a seat limit.
+    /// Sets a member's role, refusing with 402 a change that passes a seat limit (unless
+    /// `limits` is `Override`); the primary owner stays an owner.
     pub fn set_member(
         &self,
         ctx: OrgCtx<'_>,
@@ -248,26 +278,24 @@ impl Writer<'_> {
         role: &str,
         limits: Limits,
     ) -> Result<Option<String>> {
-        let state = self.require_org(ctx, org)?;
-        let Some(def) = state.role(role) else {
-            return Err(Error::invalid(
-                "UNKNOWN_ROLE",
-                format!("role `{role}` is neither built in nor defined for org `{org}`"),
-            ));
-        };
-        let new_seat = def.seat.clone().unwrap_or_else(|| "seat:member".into());
-        let old = self.member_role(org, user)?;
-        if state.row.primary_owner.as_deref() == Some(user) && role != "owner" {
+        let row = self.require_org_row(org)?;
+        let def = self.role_def(ctx, org, role)?;
+        if row.primary_owner.as_deref() == Some(user) && role != "owner" {
             return Err(Error::conflict("CONFLICT", format!(
                 "`{user}` is the primary owner of `{org}`; transfer ownership before changing their role"
             )));
         }
-        let deltas: Vec<(&str, i64)> = match &old {
-            None => vec![(new_seat.as_str(), 1), ("seat:total", 1)],
-            Some(o) if state.seat_of(o) != new_seat => vec![(new_seat.as_str(), 1)],
-            Some(_) => vec![],
-        };
-        self.enforce(ctx, &state, &deltas, limits)?;
+        let old = self.member_role(org, user)?;
+        if limits == Limits::Enforce {
+            let state = self.require_org(ctx, org)?;
+            let new_seat = def.seat.clone().unwrap_or_else(|| "seat:member".into());
+            let deltas: Vec<(&str, i64)> = match &old {
+                None => vec![(new_seat.as_str(), 1), ("seat:total", 1)],
+                Some(o) if state.seat_of(o) != new_seat => vec![(new_seat.as_str(), 1)],
+                Some(_) => vec![],
+            };
+            self.enforce(ctx, &state, &deltas, limits)?;
+        }
         self.put_member(org, user, role, ctx.now)?;
         self.audit(
             Some(org),
@@ -304,8 +332,8 @@ impl Writer<'_> {
 
     /// Removes a member; the primary owner cannot be removed.
     pub fn remove_member(&self, ctx: OrgCtx<'_>, org: &str, user: &str) -> Result<()> {
-        let state = self.require_org(ctx, org)?;
-        if state.row.primary_owner.as_deref() == Some(user) {
+        let row = self.require_org_row(org)?;
+        if row.primary_owner.as_deref() == Some(user) {
             return Err(Error::conflict(
                 "CONFLICT",
                 format!("`{user}` is the primary owner of `{org}` and cannot be removed"),
@@ -334,31 +362,26 @@ impl Writer<'_> {
         inv: InvitationRow,
         limits: Limits,
     ) -> Result<bool> {
-        let state = self.require_org(ctx, org)?;
+        self.require_org_row(org)?;
         if inv.expires_at <= ctx.now {
             return Err(Error::invalid(
                 "INVITATION_EXPIRED",
                 "`expires_at` is already past",
             ));
         }
-        let Some(def) = state.role(&inv.role) else {
-            return Err(Error::invalid(
-                "UNKNOWN_ROLE",
-                format!(
-                    "role `{}` is neither built in nor defined for org `{org}`",
-                    inv.role
-                ),
-            ));
-        };
-        let new_seat = def.seat.clone().unwrap_or_else(|| "seat:member".into());
+        let def = self.role_def(ctx, org, &inv.role)?;
         let old = self.invitation(org, &inv.id)?;
-        let old_pending = old.as_ref().filter(|o| o.expires_at > ctx.now);
-        let deltas: Vec<(&str, i64)> = match old_pending {
-            None => vec![(new_seat.as_str(), 1), ("seat:total", 1)],
-            Some(o) if state.seat_of(&o.role) != new_seat => vec![(new_seat.as_str(), 1)],
-            Some(_) => vec![],
-        };
-        self.enforce(ctx, &state, &deltas, limits)?;
+        if limits == Limits::Enforce {
+            let state = self.require_org(ctx, org)?;
+            let new_seat = def.seat.clone().unwrap_or_else(|| "seat:member".into());
+            let old_pending = old.as_ref().filter(|o| o.expires_at > ctx.now);
+            let deltas: Vec<(&str, i64)> = match old_pending {
+                None => vec![(new_seat.as_str(), 1), ("seat:total", 1)],
+                Some(o) if state.seat_of(&o.role) != new_seat => vec![(new_seat.as_str(), 1)],
+                Some(_) => vec![],
+            };
+            self.enforce(ctx, &state, &deltas, limits)?;
+        }
         self.put_invitation(org, &inv, ctx.now)?;
         self.audit(
             Some(org),
@@ -372,7 +395,7 @@ impl Writer<'_> {
 
     /// Revokes an invitation.
     pub fn revoke_invitation(&self, ctx: OrgCtx<'_>, org: &str, id: &str) -> Result<()> {
-        self.require_org(ctx, org)?;
+        self.require_org_row(org)?;
         if !self.delete_invitation(org, id)? {
             return Err(Error::NotFound(format!(
                 "invitation `{id}` does not exist in `{org}`"
@@ -395,7 +418,7 @@ impl Writer<'_> {
         id: &str,
         user: &str,
     ) -> Result<String> {
-        self.require_org(ctx, org)?;
+        self.require_org_row(org)?;
         let Some(inv) = self.invitation(org, id)? else {
             return Err(Error::NotFound(format!(
                 "invitation `{id}` does not exist in `{org}`"
@@ -435,7 +458,7 @@ impl Writer<'_> {
         name: Option<String>,
         limits: Limits,
     ) -> Result<bool> {
-        let state = self.require_org(ctx, org)?;
+        self.require_org_row(org)?;
         let existing = self.workspace(id)?;
         if let Some(w) = &existing {
             if w.org != org {
@@ -444,7 +467,8 @@ impl Writer<'_> {
                     format!("workspace `{id}` already belongs to another org"),
                 ));
             }
-        } else {
+        } else if limits == Limits::Enforce {
+            let state = self.require_org(ctx, org)?;
             self.enforce(ctx, &state, &[("quota:workspace", 1)], limits)?;
         }
         let name = name
@@ -469,7 +493,7 @@ impl Writer<'_> {
     /// Deletes a workspace of an org. One that still holds stored entities is refused: its id
     /// is global, and the next org to create it would adopt them.
     pub fn remove_workspace(&self, ctx: OrgCtx<'_>, org: &str, id: &str) -> Result<()> {
-        self.require_org(ctx, org)?;
+        self.require_org_row(org)?;
         if let Some((t, child)) = self.first_child("Workspace", id)? {
             return Err(Error::conflict(
                 "WORKSPACE_NOT_EMPTY",
@@ -502,7 +526,7 @@ impl Writer<'_> {
         user: &str,
         access: &WorkspaceAccessRow,
     ) -> Result<()> {
-        self.require_org(ctx, org)?;
+        self.require_org_row(org)?;
         match self.workspace(ws)? {
             Some(w) if w.org == org => {}
             _ => {
@@ -546,7 +570,7 @@ impl Writer<'_> {
         ws: &str,
         user: &str,
     ) -> Result<()> {
-        self.require_org(ctx, org)?;
+        self.require_org_row(org)?;
         match self.workspace(ws)? {
             Some(w) if w.org == org => {}
             _ => {
@@ -569,9 +593,43 @@ impl Writer<'_> {
         )
     }
 
-    /// Defines or replaces a custom role of an org.
-    pub fn set_custom_role(&self, ctx: OrgCtx<'_>, org: &str, role: CustomRoleRow) -> Result<()> {
-        self.require_org(ctx, org)?;
+    /// Defines or replaces a custom role of an org. Defining one is the plan feature
+    /// [`CUSTOM_ROLES`]: without it, a 402 (unless `limits` is `Override`: an import restores
+    /// the roles of an org whose plan lapsed, which keep their rows, see default-model.md).
+    pub fn set_custom_role(
+        &self,
+        ctx: OrgCtx<'_>,
+        org: &str,
+        role: CustomRoleRow,
+        limits: Limits,
+    ) -> Result<()> {
+        if role.name.is_empty() || role.level < 1 {
+            return Err(Error::invalid(
+                "INVALID_ROLE",
+                "a role needs a name and a level of at least 1",
+            ));
+        }
+        if limits == Limits::Enforce {
+            let state = self.require_org(ctx, org)?;
+            if !state.tier(ctx.catalog).features.contains(CUSTOM_ROLES) {
+                let required = ctx
+                    .catalog
+                    .tiers()
+                    .iter()
+                    .find(|t| t.features.contains(CUSTOM_ROLES))
+                    .map(|t| t.name.clone());
+                let url = billing::upgrade_url(ctx.upgrade_url, org, required.as_deref());
+                return Err(Error::PaymentRequired(Box::new(billing::Payment::new(
+                    billing::PaymentCode::FeatureNotInPlan,
+                    Some(CUSTOM_ROLES),
+                    required,
+                    url,
+                    None,
+                ))));
+            }
+        } else {
+            self.require_org_row(org)?;
+        }
         if ctx.catalog.role(&role.name).is_some() {
             return Err(Error::conflict(
                 "CONFLICT",
@@ -603,7 +661,7 @@ impl Writer<'_> {
         resource_type: &str,
         current: i64,
     ) -> Result<()> {
-        self.require_org(ctx, org)?;
+        self.require_org_row(org)?;
         if !billing::is_resource_type(resource_type) {
             return Err(Error::invalid(
                 "INVALID_RESOURCE_TYPE",

@@ -320,6 +320,23 @@ impl Reader<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// One custom role of an org.
+    pub fn custom_role(&self, org: &str, name: &str) -> Result<Option<CustomRoleRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT name, level, permissions FROM roles WHERE org = ?1 AND name = ?2",
+        )?;
+        Ok(st
+            .query_row(params![org, name], |r| {
+                let perms: String = r.get(2)?;
+                Ok(CustomRoleRow {
+                    name: r.get(0)?,
+                    level: r.get(1)?,
+                    permissions: serde_json::from_str(&perms).unwrap_or_default(),
+                })
+            })
+            .optional()?)
+    }
+
     /// App-owned usage counters of an org.
     pub fn app_usage(&self, org: &str) -> Result<BTreeMap<String, i64>> {
         let mut st = self
@@ -584,8 +601,24 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Appends an audit record inside the current transaction.
+    /// Appends an audit record inside the current transaction (in a bulk load, the load's
+    /// own record stands for it).
     pub fn audit(
+        &self,
+        org: Option<&str>,
+        action: &str,
+        target: &str,
+        detail: &serde_json::Value,
+        now: i64,
+    ) -> Result<()> {
+        if self.bulk {
+            return Ok(());
+        }
+        self.audit_always(org, action, target, detail, now)
+    }
+
+    /// Appends an audit record inside the current transaction, in a bulk load too.
+    pub fn audit_always(
         &self,
         org: Option<&str>,
         action: &str,

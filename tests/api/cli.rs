@@ -1,6 +1,6 @@
 //! The admin's command-line tools on good and bad inputs: exit codes and messages.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{run_cli, ModelCopy, TestApp};
 
@@ -412,4 +412,88 @@ fn import_loads_json_lines_all_or_nothing() {
         .0,
         1
     );
+}
+
+/// `tollgate import` applies the data API's org rules (one set of rules, `store::org`):
+/// a line that the API would refuse aborts the import, naming its line, and writes nothing.
+/// Only plan limits are not enforced: an import restores data.
+#[test]
+fn import_applies_the_data_api_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.jsonl");
+    let base = [
+        json!({"org": {"id": "acme", "plan": "free", "primary_owner": "alice"}}),
+        json!({"workspace": {"org": "acme", "id": "ws1"}}),
+    ];
+    let import = |db: &std::path::Path, extra: &[Value]| {
+        let text: String = base.iter().chain(extra).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&data, text).unwrap();
+        run_cli(&[
+            "import",
+            data.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ])
+    };
+    let refused = [
+        (
+            json!({"member": {"org": "acme", "user": "alice", "role": "viewer"}}),
+            "primary owner",
+        ),
+        (
+            json!({"invitation": {"org": "acme", "id": "i1", "email": "c@x.io", "role": "member", "expires_at": "2001-01-01T00:00:00Z"}}),
+            "already past",
+        ),
+        (
+            json!({"entity": {"uid": {"type": "Project", "id": "p1"}, "attrs": {}, "parents": [{"type": "Workspace", "id": "nowhere"}]}}),
+            "does not exist",
+        ),
+        (
+            json!({"workspace_member": {"workspace": "ws1", "user": "stranger"}}),
+            "member",
+        ),
+        (
+            json!({"role": {"org": "acme", "name": "boss", "level": 5, "permissions": []}}),
+            "below owners",
+        ),
+        (
+            json!({"member": {"org": "acme", "user": "bob", "role": "wizard"}}),
+            "wizard",
+        ),
+        (json!({"workspace": {"org": "other", "id": "ws2"}}), "other"),
+        (
+            json!({"usage": {"org": "acme", "resource_type": "seat:total", "current": 1}}),
+            "counts",
+        ),
+    ];
+    for (i, (line, why)) in refused.iter().enumerate() {
+        let db = dir.path().join(format!("r{i}.db"));
+        let (code, out, err) = import(&db, std::slice::from_ref(line));
+        assert_eq!(code, 1, "{line}: accepted: {out}");
+        assert!(err.contains("line 3") && err.contains(why), "{line}: {err}");
+        let (code, out, _) = run_cli(&[
+            "check",
+            "--db",
+            db.to_str().unwrap(),
+            "--principal",
+            "User:alice",
+            "--action",
+            "view_org",
+            "--resource",
+            "Org:acme",
+        ]);
+        assert_eq!(code, 2, "{line}: the org of line 1 was not kept: {out}");
+    }
+    // Limits are not enforced, and the whole import is one audit record.
+    let db = dir.path().join("ok.db");
+    let members: Vec<Value> = (0..6)
+        .map(|i| json!({"member": {"org": "acme", "user": format!("u{i}"), "role": "admin"}}))
+        .collect();
+    let (code, out, err) = import(&db, &members);
+    assert_eq!(code, 0, "{out}{err}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let audits: i64 = conn
+        .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(audits, 1);
 }
