@@ -58,6 +58,9 @@ pub struct ServeArgs {
     /// Answer every decision from scratch, without the decision cache.
     #[arg(long, env = "TOLLGATE_NO_DECISION_CACHE")]
     pub no_decision_cache: bool,
+    /// Bytes the caches (decisions, slices, org states) may hold together [default: 33554432].
+    #[arg(long, env = "TOLLGATE_CACHE_BYTES", value_name = "BYTES")]
+    pub cache_bytes: Option<usize>,
     /// HTTP worker threads [default: number of CPUs].
     #[arg(long, env = "TOLLGATE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
@@ -80,6 +83,7 @@ struct FileConfig {
     max_batch: Option<usize>,
     workers: Option<usize>,
     no_decision_cache: Option<bool>,
+    cache_bytes: Option<usize>,
 }
 
 /// A secret string: usable, but never shown by `Debug` (settings get logged in debugging).
@@ -126,6 +130,8 @@ pub struct Settings {
     pub workers: usize,
     /// Decision cache off.
     pub no_decision_cache: bool,
+    /// Bytes the caches may hold together.
+    pub cache_bytes: usize,
 }
 
 /// The default listen address: loopback only.
@@ -175,6 +181,10 @@ impl ServeArgs {
                 .unwrap_or(8 * 1024 * 1024),
             max_batch: self.max_batch.or(file.max_batch).unwrap_or(100),
             no_decision_cache: self.no_decision_cache || file.no_decision_cache.unwrap_or(false),
+            cache_bytes: self
+                .cache_bytes
+                .or(file.cache_bytes)
+                .unwrap_or(crate::engine::DEFAULT_CACHE_BYTES),
             workers: self.workers.or(file.workers).unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(|n| n.get())

@@ -92,8 +92,11 @@ pub struct DecisionInput {
     pub entities: Vec<Value>,
 }
 
+/// The caches' default bound in bytes, all three together (decisions, slices, org states).
+pub const DEFAULT_CACHE_BYTES: usize = 32 << 20;
+
 /// Settings that override the catalog's defaults.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EngineSettings {
     /// Upgrade URL template; the catalog's when `None`.
     pub upgrade_url: Option<String>,
@@ -101,6 +104,19 @@ pub struct EngineSettings {
     pub past_due_grace_days: Option<i64>,
     /// Answer every request from scratch (benchmarks of the uncached path, debugging).
     pub no_decision_cache: bool,
+    /// Bytes the caches may hold together.
+    pub cache_bytes: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            upgrade_url: None,
+            past_due_grace_days: None,
+            no_decision_cache: false,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
+    }
 }
 
 /// The engine: the current model (swapped atomically on reload) and the store.
@@ -151,11 +167,12 @@ impl Engine {
         Engine {
             model: ArcSwap::new(model.into()),
             store,
-            settings,
             reload: parking_lot::Mutex::new(ReloadStatus::default()),
-            cache: cache::DecisionCache::default(),
-            slices: cache::SliceCache::default(),
-            orgs: cache::OrgCache::default(),
+            // Half for decisions, a quarter each for slices and org states.
+            cache: cache::DecisionCache::with_max_bytes(settings.cache_bytes / 2),
+            slices: cache::SliceCache::with_max_bytes(settings.cache_bytes / 4),
+            orgs: cache::OrgCache::with_max_bytes(settings.cache_bytes / 4),
+            settings,
         }
     }
 
@@ -435,7 +452,7 @@ impl Engine {
     /// Caches the org states a slice read, once it is known they were read consistently.
     fn keep_orgs(&self, model: &Model, orgs: Vec<slice::OrgRead>) {
         for o in orgs {
-            self.orgs.put(&o.id, model.generation, o.deps, o.state);
+            self.orgs.put_org(&o.id, model.generation, o.deps, o.state);
         }
     }
 

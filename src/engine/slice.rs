@@ -34,6 +34,9 @@ pub struct Slice {
     pub org: Option<Arc<OrgState>>,
     /// Things the caller should know (unknown principal, ignored request entity).
     pub warnings: Vec<String>,
+    /// Estimated bytes held (for the slice cache's bound), from the sizes of what it was
+    /// built of: four times an entity's stored JSON, fixed amounts for views and rows.
+    pub weight: usize,
 }
 
 impl Slice {
@@ -105,14 +108,14 @@ impl Slice {
             (stripe, store.stripe_version(stripe)),
             (usage, store.stripe_version(usage)),
         ];
-        let state = match orgs.get(&id, model.generation, store, ctx.now) {
+        let state = match orgs.get_org(&id, model.generation, store, ctx.now) {
             Some(s) => s,
             None => {
                 let Some(s) = store.read_after_check(|r| r.org_state(ctx, &id))? else {
                     return Ok(false);
                 };
                 let s = Arc::new(s);
-                orgs.put(&id, model.generation, versions, s.clone());
+                orgs.put_org(&id, model.generation, versions, s.clone());
                 s
             }
         };
@@ -245,6 +248,7 @@ struct Builder<'m, 'r, 'c> {
     deps: Vec<(usize, u64)>,
     usage_deps: Vec<(usize, u64)>,
     org_reads: Vec<OrgRead>,
+    weight: usize,
     reader: &'r Reader<'c>,
     ctx: OrgCtx<'m>,
     provided: HashMap<EntityUid, (Entity, Value)>,
@@ -269,7 +273,7 @@ impl Builder<'_, '_, '_> {
             let usage_version = self.store.stripe_version(usage);
             self.usage_deps.push((usage, usage_version));
             let (generation, now) = (self.model.generation, self.ctx.now);
-            let cached = self.orgs.get(id, generation, self.store, now);
+            let cached = self.orgs.get_org(id, generation, self.store, now);
             let state = match cached {
                 Some(s) => Some(s),
                 None => self.reader.org_state(self.ctx, id)?.map(|s| {
@@ -311,6 +315,7 @@ impl Builder<'_, '_, '_> {
                     [org.clone()].into_iter().collect(),
                 )
                 .map_err(|e| Error::Internal(e.to_string()))?;
+                self.weight += 512 + ws.id.len() + ws.name.len();
                 return Ok(Some(Fetched {
                     entity: Some(e),
                     parents: vec![org.clone()],
@@ -321,6 +326,7 @@ impl Builder<'_, '_, '_> {
             }
         }
         if let Some(json) = self.reader.entity_json(&tname, id)? {
+            self.weight += 256 + json.len() * 4;
             let value: Value = serde_json::from_str(&json)
                 .map_err(|e| Error::Internal(format!("stored entity `{u}` is not JSON: {e}")))?;
             let mut parents = Vec::new();
@@ -349,6 +355,7 @@ impl Builder<'_, '_, '_> {
             }));
         }
         if let Some((e, raw)) = self.provided.get(u) {
+            self.weight += 512;
             let mut parents = Vec::new();
             if let Some(p) = raw.get("parents") {
                 json_refs(p, &mut parents);
@@ -493,6 +500,7 @@ pub fn build(
         deps: Vec::new(),
         usage_deps: Vec::new(),
         org_reads: Vec::new(),
+        weight: 0,
         reader,
         ctx,
         provided: provided
@@ -602,6 +610,7 @@ pub fn build(
                 continue;
             }
             let view = b.user_view(u, org, workspace.as_ref())?;
+            b.weight += 1024;
             let stored = fetched.get_mut(u).and_then(|f| f.take());
             if view.is_empty() {
                 match stored.and_then(|f| f.entity) {
@@ -643,9 +652,13 @@ pub fn build(
         }
     }
     let valid_until = org.as_ref().map(|o| o.valid_until).unwrap_or(i64::MAX);
+    let weight = b.weight
+        + org.as_ref().map_or(0, |o| o.weight())
+        + b.warnings.iter().map(|w| 24 + w.len()).sum::<usize>();
     let slice = Slice {
         entities,
         org,
+        weight,
         warnings: b.warnings,
         deps: b.deps,
         usage_deps: b.usage_deps,

@@ -258,6 +258,7 @@ impl Application {
                 upgrade_url: settings.upgrade_url.clone(),
                 past_due_grace_days: settings.past_due_grace_days,
                 no_decision_cache: settings.no_decision_cache,
+                cache_bytes: settings.cache_bytes,
             },
         ));
         let watch = crate::engine::watch::watch(engine.clone(), settings.model.clone())?;

@@ -36,6 +36,8 @@ pub struct OrgState {
     /// Built-in then custom roles, seat buckets resolved (the catalog's own list, shared, when
     /// the org has no custom role).
     pub roles: std::sync::Arc<Vec<RoleDef>>,
+    /// How many of `roles` are the org's custom roles (the last ones).
+    pub custom_roles: usize,
     /// Name of the effective tier.
     pub effective_plan: String,
     /// Current usage by resource type (every catalog type present).
@@ -46,6 +48,28 @@ pub struct OrgState {
 }
 
 impl OrgState {
+    /// Estimated heap bytes (for the org cache's bound): its strings, usage and own roles.
+    pub fn weight(&self) -> usize {
+        let s = |v: &str| 24 + v.len();
+        let row = &self.row;
+        // Built-in roles are the catalog's list, shared by every org; custom ones are its own.
+        let own_roles: usize = self
+            .roles
+            .iter()
+            .rev()
+            .take(self.custom_roles)
+            .map(|r| 64 + s(&r.name) + r.permissions.iter().map(|p| s(p)).sum::<usize>())
+            .sum();
+        std::mem::size_of::<OrgState>()
+            + s(&row.id)
+            + s(&row.plan)
+            + s(&row.status)
+            + row.primary_owner.as_deref().map_or(0, s)
+            + s(&self.effective_plan)
+            + self.usage.keys().map(|k| 48 + s(k)).sum::<usize>()
+            + own_roles
+    }
+
     /// A role of this org by name.
     pub fn role(&self, name: &str) -> Option<&RoleDef> {
         self.roles.iter().find(|r| r.name == name)
@@ -72,10 +96,12 @@ impl Reader<'_> {
             return Ok(None);
         };
         let mut roles = ctx.catalog.roles.clone();
+        let mut custom_roles = 0;
         for c in self.custom_roles(org)? {
             if roles.iter().any(|r| r.name == c.name) {
                 continue;
             }
+            custom_roles += 1;
             std::sync::Arc::make_mut(&mut roles).push(RoleDef {
                 seat: Some(ctx.catalog.seat_for_level(c.level).to_string()),
                 name: c.name,
@@ -117,6 +143,7 @@ impl Reader<'_> {
         let mut state = OrgState {
             row,
             roles,
+            custom_roles,
             effective_plan: effective,
             usage,
             valid_until,
