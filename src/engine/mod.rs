@@ -552,6 +552,87 @@ impl Engine {
         entities: &Entities,
         template: &str,
     ) -> Result<Decision> {
+        let decision = self.judge_as_paid_for(model, am, request, slice, entities, template)?;
+        if decision.outcome == Outcome::Deny
+            && decision.errors.is_empty()
+            && slice.has_lapsed_roles(model)
+        {
+            if let Some(d) = self.lapsed(model, am, request, slice, entities, template)? {
+                return Ok(d);
+            }
+        }
+        Ok(decision)
+    }
+
+    /// A custom role whose plan feature lapsed acts as the lowest built-in role; what else the
+    /// role grants answers 402 `FEATURE_NOT_IN_PLAN` (default-model.md, "When a feature
+    /// lapses"): when the role side permits the request with the role's own standing, under
+    /// the same plan, and no forbid but plan gates stands in the way. `required_plan` is the
+    /// lowest tier with `custom_roles` under which the request is allowed. `None`: the 403
+    /// stands.
+    fn lapsed(
+        &self,
+        model: &Model,
+        am: &ActionModel,
+        request: &Request,
+        slice: &slice::Slice,
+        entities: &Entities,
+        template: &str,
+    ) -> Result<Option<Decision>> {
+        let authorizer = Authorizer::new();
+        let paid = slice.with_paid_roles(entities)?;
+        let role = authorizer.is_authorized(request, &am.role_policies, &paid);
+        let (reasons, role_errors) = explain(&role);
+        if role.decision() != CedarDecision::Allow || !role_errors.is_empty() {
+            return Ok(None);
+        }
+        let full = authorizer.is_authorized(request, &am.policies, &paid);
+        let (blocking, errors) = explain(&full);
+        let only_gates = blocking
+            .iter()
+            .all(|r| am.gates.contains_key(&cedar_policy::PolicyId::new(r)));
+        if !errors.is_empty() || (full.decision() != CedarDecision::Allow && !only_gates) {
+            return Ok(None);
+        }
+        let mut required = None;
+        for tier in model.catalog.tiers() {
+            if !slice::custom_roles_paid(model, &tier.name) {
+                continue;
+            }
+            let e = slice.with_tier(model, entities, &tier.name)?;
+            let r = authorizer.is_authorized(request, &am.policies, &e);
+            if r.decision() == CedarDecision::Allow && r.diagnostics().errors().next().is_none() {
+                required = Some(tier.name.clone());
+                break;
+            }
+        }
+        let org_id = slice.org.as_ref().map(|o| o.row.id.as_str()).unwrap_or("");
+        let url = billing::upgrade_url(template, org_id, required.as_deref());
+        Ok(Some(Decision {
+            outcome: Outcome::PaymentRequired,
+            reasons,
+            errors: vec![],
+            warnings: slice.warnings.clone(),
+            payment: Some(Payment::new(
+                PaymentCode::FeatureNotInPlan,
+                Some(crate::store::CUSTOM_ROLES),
+                required,
+                url,
+                None,
+            )),
+        }))
+    }
+
+    /// Cedar's answer under the standing the org's plan pays for, then 403 versus 402.
+    fn judge_as_paid_for(
+        &self,
+        model: &Model,
+        am: &ActionModel,
+        request: &Request,
+        slice: &slice::Slice,
+        entities: &Entities,
+        template: &str,
+    ) -> Result<Decision> {
         let authorizer = Authorizer::new();
         let response = authorizer.is_authorized(request, &am.policies, entities);
         let (reasons, errors) = explain(&response);

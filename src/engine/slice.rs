@@ -21,8 +21,10 @@ pub const MAX_SLICE: usize = 10_000;
 /// when looking for the tier that would allow the request.
 #[derive(Clone)]
 pub struct Slice {
-    /// Every entity except the org and its plan.
+    /// Every entity except the org, its plan and the members holding a custom role.
     pub entities: Vec<Entity>,
+    /// The members (principal, resource) holding a custom role, in both standings.
+    pub custom_views: Vec<CustomView>,
     /// The version stripes of every uid looked up (found or not), as seen before reading.
     pub deps: Vec<(usize, u64)>,
     /// The version stripes of the app usage of the orgs looked up: a dependency only of the
@@ -39,6 +41,34 @@ pub struct Slice {
     pub weight: usize,
 }
 
+/// A member holding a custom role, as that role grants (`paid`) and as the lowest built-in
+/// role (`lapsed`), for tiers with and without the `custom_roles` feature.
+#[derive(Clone)]
+pub struct CustomView {
+    /// The member's entity with the custom role's level and permissions.
+    pub paid: Entity,
+    /// The member's entity with the lowest built-in role's level and permissions.
+    pub lapsed: Entity,
+}
+
+impl CustomView {
+    fn pick(&self, paid: bool) -> &Entity {
+        if paid {
+            &self.paid
+        } else {
+            &self.lapsed
+        }
+    }
+}
+
+/// Whether custom roles act as granted under `tier` (it has the `custom_roles` feature).
+pub fn custom_roles_paid(model: &Model, tier: &str) -> bool {
+    model
+        .catalog
+        .tier(tier)
+        .is_some_and(|t| t.features.contains(crate::store::CUSTOM_ROLES))
+}
+
 impl Slice {
     /// Cedar entities for evaluation under `tier` (the org's effective tier when `None`), plus
     /// the action's own entities.
@@ -49,7 +79,7 @@ impl Slice {
         tier: Option<&str>,
     ) -> Result<Entities> {
         let mut all: Vec<Entity> =
-            Vec::with_capacity(self.entities.len() + action_entities.len() + 3);
+            Vec::with_capacity(self.entities.len() + action_entities.len() + 5);
         all.extend(self.entities.iter().cloned());
         all.extend(action_entities.iter().cloned());
         self.push_org(model, &mut all, tier)?;
@@ -60,7 +90,7 @@ impl Slice {
     /// cloning them (one decision, one build).
     pub fn take_entities(&mut self, model: &Model, action_entities: &[Entity]) -> Result<Entities> {
         let own = std::mem::take(&mut self.entities);
-        let mut all = Vec::with_capacity(own.len() + action_entities.len() + 3);
+        let mut all = Vec::with_capacity(own.len() + action_entities.len() + 5);
         all.extend(own);
         all.extend(action_entities.iter().cloned());
         self.push_org(model, &mut all, None)?;
@@ -68,19 +98,43 @@ impl Slice {
     }
 
     /// `entities` with the org evaluated under `tier` (active subscription): the org and the
-    /// tier's plan are replaced, everything else is shared.
+    /// tier's plan are replaced (and members of custom roles take the standing that tier
+    /// gives them), everything else is shared.
     pub fn with_tier(&self, model: &Model, entities: &Entities, tier: &str) -> Result<Entities> {
         let Some(org) = &self.org else {
             return Ok(entities.clone());
         };
-        let mut changed = Vec::with_capacity(2);
+        let mut changed = Vec::with_capacity(2 + self.custom_views.len());
         changed.push(org_entity(org, tier, "active", &roles_id(model, org))?);
         if let Some(plan) = model.plan_entities.get(tier) {
             changed.push(plan.clone());
         }
+        let paid = custom_roles_paid(model, tier);
+        if paid != custom_roles_paid(model, &org.effective_plan) {
+            changed.extend(self.custom_views.iter().map(|v| v.pick(paid).clone()));
+        }
         entities
             .clone()
             .upsert_entities(changed, None)
+            .map_err(entities_error)
+    }
+
+    /// Whether a member of this request holds a custom role that the org's plan no longer
+    /// pays for: the decision was judged with that member's lapsed standing.
+    pub fn has_lapsed_roles(&self, model: &Model) -> bool {
+        !self.custom_views.is_empty()
+            && self
+                .org
+                .as_ref()
+                .is_some_and(|o| !custom_roles_paid(model, &o.effective_plan))
+    }
+
+    /// `entities` (judged under the effective tier) with every member of a custom role in
+    /// the standing the role grants, the plan unchanged: what the role would allow if paid.
+    pub fn with_paid_roles(&self, entities: &Entities) -> Result<Entities> {
+        entities
+            .clone()
+            .upsert_entities(self.custom_views.iter().map(|v| v.paid.clone()), None)
             .map_err(entities_error)
     }
 
@@ -137,6 +191,8 @@ impl Slice {
             return Ok(());
         };
         let tier = tier.unwrap_or(&org.effective_plan);
+        let paid = custom_roles_paid(model, tier);
+        all.extend(self.custom_views.iter().map(|v| v.pick(paid).clone()));
         let status = if tier == org.effective_plan {
             org.row.status.as_str()
         } else {
@@ -378,20 +434,28 @@ impl Builder<'_, '_, '_> {
     }
 
     /// The `membership` / `workspace_access` view of a user in the request's org.
+    ///
+    /// With `as_role`, the member keeps their role's name and seat but holds `as_role`'s level
+    /// and permissions: a custom role whose plan feature lapsed acts as the lowest built-in
+    /// role (default-model.md, "When a feature lapses"). Also says whether the member's role
+    /// is a custom one.
     fn user_view(
         &self,
         user: &EntityUid,
         org: &OrgState,
         workspace: Option<&WorkspaceRow>,
-    ) -> Result<Vec<(String, RestrictedExpression)>> {
+        as_role: Option<&crate::billing::RoleDef>,
+    ) -> Result<(Vec<(String, RestrictedExpression)>, bool)> {
         let user_id = user.id().unescaped();
         let mut attrs = Vec::new();
         let Some(role) = self.reader.member_role(&org.row.id, user_id)? else {
-            return Ok(attrs);
+            return Ok((attrs, false));
         };
-        let Some(def) = org.role(&role) else {
-            return Ok(attrs);
+        let Some(stored) = org.role(&role) else {
+            return Ok((attrs, false));
         };
+        let custom = self.ctx.catalog.role(&role).is_none();
+        let def = as_role.unwrap_or(stored);
         let primary = org.row.primary_owner.as_deref() == Some(user_id);
         let mut m = vec![
             (
@@ -421,7 +485,7 @@ impl Builder<'_, '_, '_> {
             (
                 "seat".to_string(),
                 RestrictedExpression::new_string(
-                    def.seat.clone().unwrap_or_else(|| "seat:member".into()),
+                    stored.seat.clone().unwrap_or_else(|| "seat:member".into()),
                 ),
             ),
             (
@@ -475,7 +539,7 @@ impl Builder<'_, '_, '_> {
         let membership =
             RestrictedExpression::new_record(m).map_err(|e| Error::Internal(e.to_string()))?;
         attrs.push(("membership".to_string(), membership));
-        Ok(attrs)
+        Ok((attrs, custom))
     }
 }
 
@@ -603,14 +667,23 @@ pub fn build(
     }
 
     let mut entities = Vec::with_capacity(fetched.len());
+    let mut custom_views = Vec::new();
     let mut viewed: HashSet<EntityUid> = HashSet::new();
     if let Some(org) = &org {
         for u in [principal, resource] {
             if !type_is(u, "User") || !viewed.insert(u.clone()) {
                 continue;
             }
-            let view = b.user_view(u, org, workspace.as_ref())?;
+            let (view, custom) = b.user_view(u, org, workspace.as_ref(), None)?;
             b.weight += 1024;
+            // A custom role is built twice: as the role grants when the plan pays for custom
+            // roles, and as the lowest built-in role when it does not; the tier a decision is
+            // judged under picks one (`Slice::entities`).
+            let fallback = model.catalog.roles.last();
+            let lapsed = match (custom, fallback) {
+                (true, Some(f)) => Some(b.user_view(u, org, workspace.as_ref(), Some(f))?.0),
+                _ => None,
+            };
             let stored = fetched.get_mut(u).and_then(|f| f.take());
             if view.is_empty() {
                 match stored.and_then(|f| f.entity) {
@@ -623,13 +696,24 @@ pub fn build(
                 }
                 continue;
             }
-            let entity = match stored.and_then(|f| f.entity) {
-                Some(e) => merge_attrs(&e, view)?,
+            let stored = stored.and_then(|f| f.entity);
+            let with_view = |view: Vec<(String, RestrictedExpression)>| match &stored {
+                Some(e) => merge_attrs(e, view),
                 None => Entity::new(u.clone(), view.into_iter().collect(), HashSet::new())
-                    .map_err(|e| Error::Internal(e.to_string()))?,
+                    .map_err(|e| Error::Internal(e.to_string())),
             };
+            let entity = with_view(view)?;
             fetched.insert(u.clone(), None);
-            entities.push(entity);
+            match lapsed {
+                Some(lapsed) => {
+                    b.weight += 1024;
+                    custom_views.push(CustomView {
+                        paid: entity,
+                        lapsed: with_view(lapsed)?,
+                    });
+                }
+                None => entities.push(entity),
+            }
         }
     }
     for (u, f) in fetched {
@@ -657,6 +741,7 @@ pub fn build(
         + b.warnings.iter().map(|w| 24 + w.len()).sum::<usize>();
     let slice = Slice {
         entities,
+        custom_views,
         org,
         weight,
         warnings: b.warnings,

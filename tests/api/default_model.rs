@@ -1005,3 +1005,130 @@ fn permissions_equal_authorize() {
         }
     }
 }
+
+/// default-model.md, "When a feature lapses": a member whose role is a custom one keeps
+/// viewer's permissions, and every other permission of that role answers 402
+/// `FEATURE_NOT_IN_PLAN` with `required_plan` the lowest tier that has `custom_roles`, until
+/// the org upgrades again — with no rewrite of the stored roles. `/v1/permissions` agrees.
+#[test]
+fn a_lapsed_custom_role_keeps_viewer_rights_and_402s_the_rest() {
+    let app = TestApp::spawn();
+    app.org("acme", "enterprise", "alice");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/roles/billing_manager",
+        json!({"permissions": ["org.read", "billing.manage"], "level": 25}),
+    );
+    // A custom role ranked above admins: its level grants too (app resources, workspaces).
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/roles/lead",
+        json!({"permissions": ["org.read"], "level": 15}),
+    );
+    app.member("acme", "bea", "billing_manager");
+    app.member("acme", "leo", "lead");
+    app.member("acme", "mia", "member");
+    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
+    let bea = |action: &str| req("bea", action, ("Org", "acme"), json!({}));
+    let mut delete = req("leo", "delete", ("Project", "p"), json!({}));
+    delete["entities"] = json!([{"uid": {"type": "Project", "id": "p"}, "attrs": {},
+                                "parents": [{"type": "Org", "id": "acme"}]}]);
+    let mut read = delete.clone();
+    read["action"]["id"] = json!("read");
+    let agent = req("leo", "create_agent", ("Workspace", "ws1"), json!({}));
+    let demote = req(
+        "leo",
+        "update_member_role",
+        ("User", "mia"),
+        json!({"org": {"type": "Org", "id": "acme"}, "new_role": "viewer"}),
+    );
+    // Paid for: the roles grant what they list and what their level gives.
+    for a in ["start_checkout", "cancel_subscription", "view_org"] {
+        expect(&app, bea(a), "allow", "enterprise");
+    }
+    expect(&app, bea("manage_roles"), "deny", "not in the role");
+    for r in [&delete, &read, &agent] {
+        expect(&app, r.clone(), "allow", "level 15 acts above admins");
+    }
+    expect(&app, demote.clone(), "deny", "lead lacks members.manage");
+
+    for plan in ["starter", "professional"] {
+        app.ok("PUT", "/v1/orgs/acme", json!({"plan": plan}));
+        let why = format!("lapsed on {plan}");
+        for a in ["start_checkout", "cancel_subscription"] {
+            let d = expect(&app, bea(a), "payment_required", &why);
+            assert_eq!(d["payment"]["code"], "FEATURE_NOT_IN_PLAN", "{d}");
+            assert_eq!(d["payment"]["required_plan"], "enterprise", "{d}");
+            assert!(
+                d["payment"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("custom_roles"),
+                "{d}"
+            );
+            assert!(d["payment"].get("current_usage").is_none(), "{d}");
+        }
+        expect(&app, bea("view_org"), "allow", "viewer's permission stays");
+        expect(
+            &app,
+            bea("view_subscription_usage"),
+            "allow",
+            "viewer's permission stays",
+        );
+        expect(
+            &app,
+            bea("manage_roles"),
+            "deny",
+            "never the role's: 403 still",
+        );
+        let invite = req(
+            "bea",
+            "invite_user",
+            ("Org", "acme"),
+            json!({"role": "viewer"}),
+        );
+        expect(&app, invite, "deny", "never the role's");
+        expect(&app, read.clone(), "allow", "viewers read");
+        for r in [&delete, &agent] {
+            let d = expect(&app, r.clone(), "payment_required", &why);
+            assert_eq!(d["payment"]["required_plan"], "enterprise", "{d}");
+        }
+        let p = app.call(
+            "POST",
+            "/v1/permissions",
+            Some(&json!({"principal": {"type": "User", "id": "bea"},
+                          "resource": {"type": "Org", "id": "acme"}})),
+            None,
+        );
+        let actions = &p.body["actions"];
+        assert_eq!(
+            actions["start_checkout"]["decision"], "payment_required",
+            "{}",
+            p.raw
+        );
+        assert_eq!(
+            actions["start_checkout"]["required_plan"], "enterprise",
+            "{}",
+            p.raw
+        );
+        assert_eq!(actions["view_org"]["decision"], "allow", "{}", p.raw);
+        assert_eq!(actions["manage_roles"]["decision"], "deny", "{}", p.raw);
+    }
+    // The rows stay: an upgrade brings the grants back with no other write.
+    let roles = app.admin("GET", "/v1/orgs/acme", None).body;
+    assert!(
+        roles["members"].to_string().contains("billing_manager"),
+        "{roles}"
+    );
+    app.ok("PUT", "/v1/orgs/acme", json!({"plan": "enterprise"}));
+    expect(&app, bea("start_checkout"), "allow", "upgraded");
+    expect(&app, delete, "allow", "upgraded");
+    // Canceled on an enterprise plan lapses it as well (effective plan: free).
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme",
+        json!({"subscription_status": "canceled"}),
+    );
+    let d = expect(&app, bea("start_checkout"), "payment_required", "canceled");
+    assert_eq!(d["payment"]["required_plan"], "enterprise", "{d}");
+}
