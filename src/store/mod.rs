@@ -394,13 +394,16 @@ impl Store {
             bulk,
         };
         let out = f(&writer)?;
-        let mut touched = writer.touched.into_inner();
-        touched.sort();
-        touched.dedup();
-        let keys = if touched.len() > MAX_LOGGED_KEYS {
+        let Touched {
+            mut keys,
+            everything,
+        } = writer.touched.into_inner();
+        let keys = if everything {
             ALL_KEYS.to_string()
         } else {
-            serde_json::to_string(&touched).map_err(|e| Error::Internal(e.to_string()))?
+            keys.sort();
+            keys.dedup();
+            serde_json::to_string(&keys).map_err(|e| Error::Internal(e.to_string()))?
         };
         let seq: i64 = tx
             .prepare_cached(
@@ -492,17 +495,32 @@ pub struct Reader<'a> {
 pub struct Writer<'a> {
     reader: Reader<'a>,
     /// The keys (entity type, id) of the data this transaction changed, logged with it.
-    touched: std::cell::RefCell<Vec<(String, String)>>,
+    touched: std::cell::RefCell<Touched>,
     /// A bulk load: per-row audit records are left to one record for the whole load.
     bulk: bool,
+}
+
+/// What a write transaction touched: its keys, or everything once they are too many to list
+/// (an import), so a bulk load does not hold a copy of every key it wrote.
+#[derive(Default)]
+struct Touched {
+    keys: Vec<(String, String)>,
+    everything: bool,
 }
 
 impl Writer<'_> {
     /// Records that the entity `etype::id` (or, for `Org`, anything of that org) changed.
     pub fn touch(&self, etype: &str, id: &str) {
-        self.touched
-            .borrow_mut()
-            .push((etype.to_string(), id.to_string()));
+        let mut t = self.touched.borrow_mut();
+        if t.everything || t.keys.last().is_some_and(|(e, i)| e == etype && i == id) {
+            return;
+        }
+        if t.keys.len() >= MAX_LOGGED_KEYS {
+            t.everything = true;
+            t.keys = Vec::new();
+            return;
+        }
+        t.keys.push((etype.to_string(), id.to_string()));
     }
 }
 

@@ -323,7 +323,7 @@ impl Writer<'_> {
             };
             self.enforce(ctx, &state, &deltas, limits)?;
         }
-        self.put_member(org, user, role, ctx.now)?;
+        self.replace_member(org, user, role, old.as_deref(), ctx.now)?;
         self.audit(
             Some(org),
             "member.put",

@@ -437,21 +437,34 @@ impl Writer<'_> {
         role: &str,
         now: i64,
     ) -> Result<Option<String>> {
-        self.touch("Org", org);
         let old = self.member_role(org, user)?;
+        self.replace_member(org, user, role, old.as_deref(), now)?;
+        Ok(old)
+    }
+
+    /// [`Writer::put_member`] for a caller that has just read the member's role `old`.
+    pub fn replace_member(
+        &self,
+        org: &str,
+        user: &str,
+        role: &str,
+        old: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        self.touch("Org", org);
         self.conn
             .prepare_cached(
                 "INSERT INTO members (org, user, role, created_at) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (org, user) DO UPDATE SET role = excluded.role",
             )?
             .execute(params![org, user, role, now])?;
-        if old.as_deref() != Some(role) {
-            if let Some(old) = &old {
+        if old != Some(role) {
+            if let Some(old) = old {
                 self.bump_counter(org, &format!("role:{old}"), -1)?;
             }
             self.bump_counter(org, &format!("role:{role}"), 1)?;
         }
-        Ok(old)
+        Ok(())
     }
 
     /// Removes a member and their workspace access in the org; returns the removed role.
