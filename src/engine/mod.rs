@@ -594,18 +594,9 @@ impl Engine {
         if !errors.is_empty() || (full.decision() != CedarDecision::Allow && !only_gates) {
             return Ok(None);
         }
-        let mut required = None;
-        for tier in model.catalog.tiers() {
-            if !slice::custom_roles_paid(model, &tier.name) {
-                continue;
-            }
-            let e = slice.with_tier(model, entities, &tier.name)?;
-            let r = authorizer.is_authorized(request, &am.policies, &e);
-            if r.decision() == CedarDecision::Allow && r.diagnostics().errors().next().is_none() {
-                required = Some(tier.name.clone());
-                break;
-            }
-        }
+        let required = lowest_tier_allowing(model, am, request, slice, entities, |t| {
+            slice::custom_roles_paid(model, t)
+        })?;
         let org_id = slice.org.as_ref().map(|o| o.row.id.as_str()).unwrap_or("");
         let url = billing::upgrade_url(template, org_id, required.as_deref());
         Ok(Some(Decision {
@@ -731,24 +722,39 @@ impl Engine {
             (Some(_), None) => (PaymentCode::PlanLimitReached, None),
             (None, _) => (PaymentCode::FeatureNotInPlan, None),
         };
-        let mut required = None;
-        if slice.org.is_some() {
-            let authorizer = Authorizer::new();
-            for tier in model.catalog.tiers() {
-                // Same entities, the org under another tier: only the org and its plan change.
-                let entities = slice.with_tier(model, entities, &tier.name)?;
-                let r = authorizer.is_authorized(request, &am.policies, &entities);
-                if r.decision() == CedarDecision::Allow && r.diagnostics().errors().next().is_none()
-                {
-                    required = Some(tier.name.clone());
-                    break;
-                }
-            }
-        }
+        let required = lowest_tier_allowing(model, am, request, slice, entities, |_| true)?;
         let org_id = slice.org.as_ref().map(|o| o.row.id.as_str()).unwrap_or("");
         let url = billing::upgrade_url(template, org_id, required.as_deref());
         Ok(Payment::new(code, feature, required, url, usage))
     }
+}
+
+/// The first catalog tier (among those `eligible`) under which the request, same data, is
+/// allowed without errors: the request's `required_plan`. Only the org, its plan and the
+/// standing of custom-role members change between tiers (`Slice::with_tier`).
+fn lowest_tier_allowing(
+    model: &Model,
+    am: &ActionModel,
+    request: &Request,
+    slice: &slice::Slice,
+    entities: &Entities,
+    eligible: impl Fn(&str) -> bool,
+) -> Result<Option<String>> {
+    if slice.org.is_none() {
+        return Ok(None);
+    }
+    let authorizer = Authorizer::new();
+    for tier in model.catalog.tiers() {
+        if !eligible(&tier.name) {
+            continue;
+        }
+        let entities = slice.with_tier(model, entities, &tier.name)?;
+        let r = authorizer.is_authorized(request, &am.policies, &entities);
+        if r.decision() == CedarDecision::Allow && r.diagnostics().errors().next().is_none() {
+            return Ok(Some(tier.name.clone()));
+        }
+    }
+    Ok(None)
 }
 
 fn explain(r: &Response) -> (Vec<String>, Vec<String>) {
