@@ -361,17 +361,7 @@ fn import_loads_json_lines_all_or_nothing() {
     ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("imported 9 records"), "{out}");
-    let (code, out, _) = run_cli(&[
-        "check",
-        "--db",
-        db.to_str().unwrap(),
-        "--principal",
-        "User:bob",
-        "--action",
-        "create_agent",
-        "--resource",
-        "Workspace:ws1",
-    ]);
+    let (code, out, _) = check_against(&db, "User:bob", "create_agent", "Workspace:ws1");
     assert_eq!(code, 0, "{out}");
 
     // A bad line aborts the whole file: nothing of it is written.
@@ -389,17 +379,7 @@ fn import_loads_json_lines_all_or_nothing() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("line 10") && err.contains("wizard"), "{err}");
-    let (code, out, _) = run_cli(&[
-        "check",
-        "--db",
-        db2.to_str().unwrap(),
-        "--principal",
-        "User:alice",
-        "--action",
-        "view_org",
-        "--resource",
-        "Org:acme",
-    ]);
+    let (code, out, _) = check_against(&db2, "User:alice", "view_org", "Org:acme");
     assert_eq!(code, 2, "the org of line 1 was not kept: {out}");
     std::fs::write(&data, "{\"org\": {\"id\": \"x\"}}\n").unwrap();
     assert_eq!(
@@ -412,6 +392,26 @@ fn import_loads_json_lines_all_or_nothing() {
         .0,
         1
     );
+}
+
+/// `tollgate check` of one request against a store file: (exit code, stdout, stderr).
+fn check_against(
+    db: &std::path::Path,
+    principal: &str,
+    action: &str,
+    resource: &str,
+) -> (i32, String, String) {
+    run_cli(&[
+        "check",
+        "--db",
+        db.to_str().unwrap(),
+        "--principal",
+        principal,
+        "--action",
+        action,
+        "--resource",
+        resource,
+    ])
 }
 
 /// `tollgate import` applies the data API's org rules (one set of rules, `store::org`):
@@ -471,17 +471,7 @@ fn import_applies_the_data_api_rules() {
         let (code, out, err) = import(&db, std::slice::from_ref(line));
         assert_eq!(code, 1, "{line}: accepted: {out}");
         assert!(err.contains("line 3") && err.contains(why), "{line}: {err}");
-        let (code, out, _) = run_cli(&[
-            "check",
-            "--db",
-            db.to_str().unwrap(),
-            "--principal",
-            "User:alice",
-            "--action",
-            "view_org",
-            "--resource",
-            "Org:acme",
-        ]);
+        let (code, out, _) = check_against(&db, "User:alice", "view_org", "Org:acme");
         assert_eq!(code, 2, "{line}: the org of line 1 was not kept: {out}");
     }
     // Limits are not enforced, and the whole import is one audit record.
