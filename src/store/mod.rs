@@ -44,6 +44,8 @@ const MIGRATIONS: &[&str] = &[
     // entities cannot be deleted (another org taking its id would adopt them), and a write
     // that would close a parent cycle is refused by walking up from the new parents.
     include_str!("entity_parents.sql"),
+    // Writes by other tools mark the store, so caches never trust a log that missed them.
+    include_str!("unlogged.sql"),
 ];
 
 /// Log rows kept: a process that falls further behind than this (it answered no decision
@@ -116,6 +118,12 @@ impl Store {
         })?;
         pragmas(&writer, true)?;
         migrate(&writer)?;
+        // The `unlogged` triggers mark writes by other tools; Tollgate logs its own writes in
+        // `changes`, so its writer runs without them (and pays nothing per row for them).
+        writer.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER,
+            false,
+        )?;
         let file = File::open(path)
             .map_err(|e| Error::io(format!("cannot open `{}`", path.display()), e))?;
         let meta = file
@@ -195,10 +203,12 @@ impl Store {
         // The header is read before the log: every commit it reflects is in the snapshot the
         // log is read from, and any later commit moves the header again.
         let applied = st.applied;
-        let rows = self.read_after_check(|r| r.changes_since(applied))?;
-        // A moved header with no new row is a write this log does not explain (another tool
-        // on the file); a first row past `applied + 1` means rows were pruned unseen.
-        let mut everything = rows.first().is_none_or(|(seq, _)| *seq != applied + 1);
+        let (rows, foreign) =
+            self.read_after_check(|r| Ok((r.changes_since(applied)?, r.unlogged()?)))?;
+        // A moved header with no new row, or the `unlogged` mark, is a write this log does not
+        // explain (another tool on the file); a first row past `applied + 1` means rows were
+        // pruned unseen.
+        let mut everything = foreign || rows.first().is_none_or(|(seq, _)| *seq != applied + 1);
         let mut keys = Vec::new();
         for (_, logged) in &rows {
             match serde_json::from_str::<Vec<(String, String)>>(logged) {
@@ -393,12 +403,17 @@ impl Store {
             touched: Default::default(),
             bulk,
         };
+        // A write by another tool since the last logged one: this row stands for it too.
+        let foreign: bool = tx
+            .prepare_cached("SELECT COUNT(*) > 0 FROM unlogged WHERE x = 1")?
+            .query_row([], |r| r.get(0))?;
         let out = f(&writer)?;
         let Touched {
             mut keys,
             everything,
         } = writer.touched.into_inner();
-        let keys = if everything {
+        tx.prepare_cached("DELETE FROM unlogged")?.execute([])?;
+        let keys = if everything || foreign {
             ALL_KEYS.to_string()
         } else {
             keys.sort();

@@ -130,6 +130,14 @@ impl Reader<'_> {
             .optional()?)
     }
 
+    /// Whether a write by another tool is marked since the last write Tollgate logged.
+    pub fn unlogged(&self) -> Result<bool> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) > 0 FROM unlogged WHERE x = 1")?;
+        Ok(st.query_row([], |r| r.get(0))?)
+    }
+
     /// A generic entity's stored JSON.
     pub fn entity_json(&self, etype: &str, eid: &str) -> Result<Option<String>> {
         let mut st = self

@@ -192,3 +192,42 @@ fn decisions_racing_writes_never_keep_a_stale_answer() {
         assert!(round > 10, "only {round} rounds ran");
     });
 }
+
+/// A write by a tool that is not Tollgate (an operator's `sqlite3` session) logs nothing, yet
+/// the next decision sees it — also when a Tollgate write lands after it, before that decision.
+#[test]
+fn a_write_by_another_tool_is_seen_even_after_a_tollgate_write() {
+    let app = TestApp::spawn();
+    acme(&app);
+    app.org("other", "free", "olga");
+    let invite = req(
+        "bob",
+        "invite_user",
+        ("Org", "acme"),
+        json!({"role": "member"}),
+    );
+    let logs = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
+    assert_eq!(ask_often(&app, &invite), "allow");
+    assert_eq!(ask_often(&app, &logs), "allow");
+    let raw = |sql: &str| {
+        let c = rusqlite::Connection::open(app.db_path()).unwrap();
+        c.busy_timeout(Duration::from_secs(5)).unwrap();
+        c.execute_batch(sql).unwrap();
+    };
+    raw("UPDATE members SET role = 'viewer' WHERE org = 'acme' AND user = 'bob'");
+    app.member("other", "carol", "member");
+    assert_eq!(decision(&app, &invite), "deny", "the cached decision");
+    let other = req(
+        "bob",
+        "invite_user",
+        ("Org", "acme"),
+        json!({"role": "viewer"}),
+    );
+    assert_eq!(decision(&app, &other), "deny", "the cached slice");
+    raw("UPDATE orgs SET plan = 'free' WHERE id = 'acme'");
+    app.member("other", "dan", "member");
+    assert_eq!(decision(&app, &logs), "payment_required", "the cached org");
+    // And alone, with no Tollgate write after it.
+    raw("UPDATE orgs SET plan = 'enterprise' WHERE id = 'acme'");
+    assert_eq!(decision(&app, &logs), "allow");
+}
