@@ -81,6 +81,10 @@ struct Inner {
     file: File,
     /// The `-shm` file, whose WAL-index header moves with every commit of any process.
     shm: File,
+    /// (device, inode) of the `-shm` and `-wal` files at start: if either is removed or
+    /// replaced, another process would share the database through a different WAL index,
+    /// unseen by this one (and could corrupt it), so the store fails closed until a restart.
+    sidecars: [(PathBuf, (u64, u64)); 2],
     /// What this process has applied of the change log.
     sync: Mutex<SyncState>,
     /// Odd while [`Store::sync`] bumps stripes: a reader that saw it move (or odd) cannot
@@ -138,6 +142,20 @@ impl Store {
         };
         let shm = File::open(&shm_path)
             .map_err(|e| Error::io(format!("cannot open `{}`", shm_path.display()), e))?;
+        let wal_path = {
+            let mut p = path.as_os_str().to_owned();
+            p.push("-wal");
+            PathBuf::from(p)
+        };
+        let identity_of = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| (m.dev(), m.ino()))
+                .map_err(|e| Error::io(format!("cannot stat `{}`", p.display()), e))
+        };
+        let sidecars = [
+            (shm_path.clone(), identity_of(&shm_path)?),
+            (wal_path.clone(), identity_of(&wal_path)?),
+        ];
         let applied: i64 =
             writer.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
                 r.get(0)
@@ -155,6 +173,7 @@ impl Store {
                 identity: (meta.dev(), meta.ino()),
                 file,
                 shm,
+                sidecars,
                 sync: Mutex::new(SyncState { header, applied }),
                 bumping: AtomicU64::new(0),
                 stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
@@ -240,14 +259,19 @@ impl Store {
     }
 
     /// The decision path's health check: an `fstat` of the open file (deleted, replaced by a
-    /// rename, or read-only shows there at once), plus the verdict of the last full check of
-    /// the path (a file moved away), which the health monitor renews every 200 ms.
+    /// rename, or read-only shows there at once) and of the `-shm` file (removed), plus the
+    /// verdict of the last full check of the paths (a file moved away, a `-wal` replaced),
+    /// which the health monitor renews every 200 ms.
     pub fn check_fast(&self) -> bool {
         let reason = match self.inner.file.metadata() {
             Err(_) => Some("the database file cannot be read"),
             Ok(m) if m.nlink() == 0 => Some("the database file is gone"),
             Ok(m) if m.permissions().readonly() => Some("the database file is read-only"),
-            Ok(_) => None,
+            // The WAL index this process reads is gone: commits by others go to a new one.
+            Ok(_) => match self.inner.shm.metadata() {
+                Ok(m) if m.nlink() > 0 => None,
+                _ => Some("the database's -shm file was removed; restart Tollgate"),
+            },
         };
         match reason {
             None => self.is_healthy(),
@@ -276,7 +300,7 @@ impl Store {
     /// watches the path itself and fails closed when it changes under us.
     pub fn check_health(&self) -> bool {
         // The reason is shown to clients, so it names no path; the log line does.
-        let reason = match std::fs::metadata(&self.inner.path) {
+        let mut reason = match std::fs::metadata(&self.inner.path) {
             Err(_) => Some("the database file is gone"),
             Ok(m) if (m.dev(), m.ino()) != self.inner.identity => {
                 Some("the database file was replaced")
@@ -284,6 +308,14 @@ impl Store {
             Ok(m) if m.permissions().readonly() => Some("the database file is read-only"),
             Ok(_) => None,
         };
+        for (path, identity) in &self.inner.sidecars {
+            let same = std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == *identity);
+            if reason.is_none() && !same {
+                reason = Some(
+                    "the database's -wal or -shm file was removed or replaced; restart Tollgate",
+                );
+            }
+        }
         self.set_health(reason)
     }
 

@@ -386,6 +386,46 @@ fn a_removed_database_file_fails_decisions_closed() {
     assert_eq!(app.call("GET", "/healthz", None, None).status, 200);
 }
 
+/// Removing the `-shm` (or `-wal`) file of a live store splits it: the next process opens a
+/// new WAL index and its commits are invisible to this daemon, which keeps reading the old
+/// one. Decisions fail closed at once instead of answering from what it no longer sees.
+#[test]
+fn a_removed_wal_index_fails_decisions_closed() {
+    for suffix in ["-shm", "-wal"] {
+        let app = fixture();
+        let r = req("alice", "view_org", ("Org", "acme"), json!({}));
+        assert_eq!(app.authorize(r.clone())["decision"], "allow");
+        let mut side = app.db_path().into_os_string();
+        side.push(suffix);
+        std::fs::remove_file(&side).unwrap();
+        // -shm: seen by the decision's own check; -wal: by the health check within 200 ms.
+        if suffix == "-shm" {
+            let a = app.call("POST", "/v1/authorize", Some(&r), None);
+            error(&a, 503, "STORE_UNAVAILABLE");
+        }
+        let failed = wait_until(Duration::from_secs(2), || {
+            app.call("POST", "/v1/authorize", Some(&r), None).status == 503
+        });
+        assert!(failed, "{suffix}: decisions still answered");
+        error(
+            &app.call("POST", "/v1/authorize", Some(&r), None),
+            503,
+            "STORE_UNAVAILABLE",
+        );
+        let w = app.admin(
+            "PUT",
+            "/v1/orgs/acme/members/bob",
+            Some(json!({"role": "member"})),
+        );
+        error(&w, 503, "STORE_UNAVAILABLE");
+        assert_eq!(
+            app.call("GET", "/readyz", None, None).status,
+            503,
+            "{suffix}"
+        );
+    }
+}
+
 #[test]
 fn a_read_only_database_file_fails_closed_and_recovers() {
     use std::os::unix::fs::PermissionsExt;
