@@ -435,16 +435,16 @@ impl Builder<'_, '_, '_> {
 
     /// The `membership` / `workspace_access` view of a user in the request's org.
     ///
-    /// With `as_role`, the member keeps their role's name and seat but holds `as_role`'s level
-    /// and permissions: a custom role whose plan feature lapsed acts as the lowest built-in
-    /// role (default-model.md, "When a feature lapses"). Also says whether the member's role
-    /// is a custom one.
+    /// `lapsed`: a custom role whose plan feature lapsed acts as the lowest built-in role
+    /// (default-model.md, "When a feature lapses") — never as more than the role itself: the
+    /// higher of the two levels and the permissions both hold; the member keeps the role's
+    /// name and seat. Also says whether the member's role is a custom one.
     fn user_view(
         &self,
         user: &EntityUid,
         org: &OrgState,
         workspace: Option<&WorkspaceRow>,
-        as_role: Option<&crate::billing::RoleDef>,
+        lapsed: bool,
     ) -> Result<(Vec<(String, RestrictedExpression)>, bool)> {
         let user_id = user.id().unescaped();
         let mut attrs = Vec::new();
@@ -455,7 +455,22 @@ impl Builder<'_, '_, '_> {
             return Ok((attrs, false));
         };
         let custom = self.ctx.catalog.role(&role).is_none();
-        let def = as_role.unwrap_or(stored);
+        let weaker;
+        let def = match (lapsed && custom, self.ctx.catalog.roles.last()) {
+            (true, Some(lowest)) => {
+                weaker = crate::billing::RoleDef {
+                    level: stored.level.max(lowest.level),
+                    permissions: stored
+                        .permissions
+                        .intersection(&lowest.permissions)
+                        .cloned()
+                        .collect(),
+                    ..stored.clone()
+                };
+                &weaker
+            }
+            _ => stored,
+        };
         let primary = org.row.primary_owner.as_deref() == Some(user_id);
         let mut m = vec![
             (
@@ -674,15 +689,18 @@ pub fn build(
             if !type_is(u, "User") || !viewed.insert(u.clone()) {
                 continue;
             }
-            let (view, custom) = b.user_view(u, org, workspace.as_ref(), None)?;
+            let (view, custom) = b.user_view(u, org, workspace.as_ref(), false)?;
             b.weight += 1024;
-            // A custom role is built twice: as the role grants when the plan pays for custom
-            // roles, and as the lowest built-in role when it does not; the tier a decision is
-            // judged under picks one (`Slice::entities`).
-            let fallback = model.catalog.roles.last();
-            let lapsed = match (custom, fallback) {
-                (true, Some(f)) => Some(b.user_view(u, org, workspace.as_ref(), Some(f))?.0),
-                _ => None,
+            // The principal's custom role is built twice: as the role grants when the plan
+            // pays for custom roles, and lapsed when it does not; the tier a decision is
+            // judged under picks one (`Slice::entities`). A member acted on keeps the role's
+            // standing either way: a lapse takes powers away and never hands new ones to
+            // whoever acts on the member (an admin over a lapsed custom role ranked above
+            // admins).
+            let lapsed = if custom && u == principal {
+                Some(b.user_view(u, org, workspace.as_ref(), true)?.0)
+            } else {
+                None
             };
             let stored = fetched.get_mut(u).and_then(|f| f.take());
             if view.is_empty() {

@@ -1132,3 +1132,44 @@ fn a_lapsed_custom_role_keeps_viewer_rights_and_402s_the_rest() {
     let d = expect(&app, bea("start_checkout"), "payment_required", "canceled");
     assert_eq!(d["payment"]["required_plan"], "enterprise", "{d}");
 }
+
+/// A lapse only ever takes powers away: a custom role weaker than viewer keeps its own
+/// (lesser) standing, and a member acted on keeps their custom role's rank, so nobody gains a
+/// decision when the org downgrades.
+#[test]
+fn a_lapse_never_adds_a_power() {
+    let app = TestApp::spawn();
+    app.org("acme", "enterprise", "alice");
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/roles/ghost",
+        json!({"permissions": [], "level": 50}),
+    );
+    app.ok(
+        "PUT",
+        "/v1/orgs/acme/roles/boss",
+        json!({"permissions": ["org.read"], "level": 15}),
+    );
+    app.member("acme", "gh", "ghost");
+    app.member("acme", "cb", "boss");
+    app.member("acme", "adm", "admin");
+    let mut read = req("gh", "read", ("Project", "p"), json!({}));
+    read["entities"] = json!([{"uid": {"type": "Project", "id": "p"}, "attrs": {},
+                              "parents": [{"type": "Org", "id": "acme"}]}]);
+    let ctx = json!({"org": {"type": "Org", "id": "acme"}});
+    let mut demote_ctx = ctx.clone();
+    demote_ctx["new_role"] = json!("viewer");
+    let questions = [
+        read,
+        req("gh", "view_org", ("Org", "acme"), json!({})),
+        req("adm", "remove_member", ("User", "cb"), ctx),
+        req("adm", "update_member_role", ("User", "cb"), demote_ctx),
+    ];
+    for plan in ["enterprise", "professional", "free"] {
+        app.ok("PUT", "/v1/orgs/acme", json!({"plan": plan}));
+        for q in &questions {
+            let a = app.authorize(q.clone());
+            assert_ne!(a["decision"], "allow", "{plan}: {q} -> {a}");
+        }
+    }
+}
