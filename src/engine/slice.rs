@@ -280,6 +280,8 @@ fn uid_of_json(v: &Value) -> Option<EntityUid> {
 
 struct Fetched {
     entity: Option<Entity>,
+    /// Taken from the request's own entities, not from the store.
+    provided: bool,
     parents: Vec<EntityUid>,
     refs: Vec<EntityUid>,
     org: Option<Arc<OrgState>>,
@@ -316,7 +318,12 @@ fn type_is(u: &EntityUid, name: &str) -> bool {
 }
 
 impl Builder<'_, '_, '_> {
-    fn fetch(&mut self, u: &EntityUid) -> Result<Option<Fetched>> {
+    /// Looks `u` up: the store first, then the request's entities. `store_only` for the
+    /// parents of a stored entity: a request may add entities the store lacks, and may fill
+    /// in a stored entity's missing parent with its attributes, but never with parents of its
+    /// own, which would place the stored entity under ancestors of the request's choosing
+    /// (another org).
+    fn fetch(&mut self, u: &EntityUid, store_only: bool) -> Result<Option<Fetched>> {
         let tname = u.type_name().to_string();
         let id = u.id().unescaped();
         // The version is taken before the read: a write committing meanwhile makes this
@@ -345,6 +352,7 @@ impl Builder<'_, '_, '_> {
             if let Some(state) = state {
                 return Ok(Some(Fetched {
                     entity: None,
+                    provided: false,
                     parents: vec![],
                     refs: vec![],
                     org: Some(state),
@@ -374,6 +382,7 @@ impl Builder<'_, '_, '_> {
                 self.weight += 512 + ws.id.len() + ws.name.len();
                 return Ok(Some(Fetched {
                     entity: Some(e),
+                    provided: false,
                     parents: vec![org.clone()],
                     refs: vec![],
                     org: None,
@@ -404,6 +413,7 @@ impl Builder<'_, '_, '_> {
             }
             return Ok(Some(Fetched {
                 entity: Some(entity),
+                provided: false,
                 parents,
                 refs,
                 org: None,
@@ -411,11 +421,18 @@ impl Builder<'_, '_, '_> {
             }));
         }
         if let Some((e, raw)) = self.provided.get(u) {
-            self.weight += 512;
             let mut parents = Vec::new();
             if let Some(p) = raw.get("parents") {
                 json_refs(p, &mut parents);
             }
+            if store_only && !parents.is_empty() {
+                self.warnings.push(format!(
+                    "request entity `{u}` is ignored: a stored entity names it as a parent, \
+                     and only the store places stored entities under ancestors"
+                ));
+                return Ok(None);
+            }
+            self.weight += 512;
             let mut refs = Vec::new();
             for key in ["attrs", "tags"] {
                 if let Some(v) = raw.get(key) {
@@ -424,6 +441,7 @@ impl Builder<'_, '_, '_> {
             }
             return Ok(Some(Fetched {
                 entity: Some(e.clone()),
+                provided: true,
                 parents,
                 refs,
                 org: None,
@@ -592,14 +610,14 @@ pub fn build(
 
     // Phase 1: the resource and its ancestors, nearest first, to find the org and workspace.
     let mut lineage = Vec::new();
-    let mut queue = VecDeque::from([resource.clone()]);
-    while let Some(u) = queue.pop_front() {
+    let mut queue = VecDeque::from([(resource.clone(), false)]);
+    while let Some((u, store_only)) = queue.pop_front() {
         if fetched.contains_key(&u) {
             continue;
         }
-        let f = b.fetch(&u)?;
+        let f = b.fetch(&u, store_only)?;
         if let Some(f) = &f {
-            queue.extend(f.parents.iter().cloned());
+            queue.extend(f.parents.iter().map(|p| (p.clone(), !f.provided)));
         }
         lineage.push(u.clone());
         fetched.insert(u, f);
@@ -635,7 +653,7 @@ pub fn build(
                 json_refs(v, &mut refs);
                 if let [u] = refs.as_slice() {
                     if type_is(u, "Org") {
-                        let f = b.fetch(u)?;
+                        let f = b.fetch(u, false)?;
                         if f.as_ref().is_some_and(|f| f.org.is_some()) {
                             fetched.insert(u.clone(), f);
                             org_uid = Some(u.clone());
@@ -662,22 +680,43 @@ pub fn build(
     let mut roots = vec![principal.clone()];
     json_refs(context, &mut roots);
     roots.extend(model.literal_uids.iter().cloned());
-    let mut queue: VecDeque<EntityUid> = roots.into();
+    let mut queue: VecDeque<(EntityUid, bool)> = roots.into_iter().map(|u| (u, false)).collect();
     for f in fetched.values().flatten() {
-        queue.extend(f.refs.iter().cloned());
+        queue.extend(f.refs.iter().map(|r| (r.clone(), false)));
     }
-    while let Some(u) = queue.pop_front() {
+    while let Some((u, store_only)) = queue.pop_front() {
         if fetched.contains_key(&u) {
             continue;
         }
-        let f = b.fetch(&u)?;
+        let f = b.fetch(&u, store_only)?;
         if let Some(f) = &f {
-            queue.extend(f.parents.iter().cloned());
-            queue.extend(f.refs.iter().cloned());
+            queue.extend(f.parents.iter().map(|p| (p.clone(), !f.provided)));
+            queue.extend(f.refs.iter().map(|r| (r.clone(), false)));
         }
         fetched.insert(u, f);
         if fetched.len() > MAX_SLICE {
             return Err(too_large());
+        }
+    }
+    // A request entity reached first by another path may still be a stored entity's parent.
+    for (u, f) in &fetched {
+        let Some(f) = f.as_ref().filter(|f| !f.provided) else {
+            continue;
+        };
+        let placing = |p: &&EntityUid| {
+            fetched.get(*p).is_some_and(|pf| {
+                pf.as_ref()
+                    .is_some_and(|pf| pf.provided && !pf.parents.is_empty())
+            })
+        };
+        if let Some(p) = f.parents.iter().find(placing) {
+            return Err(Error::invalid(
+                "PROVIDED_ANCESTOR",
+                format!(
+                    "request entity `{p}` would be a parent of the stored entity `{u}`; \
+                     only the store places stored entities"
+                ),
+            ));
         }
     }
 

@@ -149,3 +149,57 @@ fn a_workspace_of_another_org_never_grants() {
     r["entities"] = json!([project("w", json!([{"type": "Workspace", "id": "wsB"}]))]);
     assert_eq!(app.authorize(r)["decision"], "allow");
 }
+
+/// A request may add entities the store lacks, but not place a stored entity: a stored
+/// entity's missing parent, sent with parents of its own, would put it under an org of the
+/// request's choosing. That request entity is ignored (and said so); sent with none, it still
+/// fills the gap.
+#[test]
+fn a_request_never_places_a_stored_entity_under_another_org() {
+    let m = crate::helpers::ModelCopy::new();
+    let schema = m.read("tollgate.cedarschema");
+    let schema = schema
+        .replace(
+            "entity Agent in [Org, Workspace];",
+            "entity Agent in [Org, Workspace];\nentity Folder in [Folder, Org, Workspace];",
+        )
+        .replace(
+            "resource: [Project, Agent] }",
+            "resource: [Project, Agent, Folder] }",
+        )
+        .replace("entity User = {", "entity User in [Folder] = {");
+    assert!(schema.contains("Folder]"), "the test extends the schema");
+    m.write("tollgate.cedarschema", &schema);
+    let app = TestApp::spawn_owned(m.args(), &[]);
+    app.org("acme", "enterprise", "alice");
+    app.org("evil", "enterprise", "bob");
+    let folder = |id: &str, parents: Value| json!({"uid": {"type": "Folder", "id": id}, "attrs": {}, "parents": parents});
+    app.ok(
+        "PUT",
+        "/v1/entities",
+        json!([folder("orphan", json!([{"type": "Folder", "id": "ghost"}]))]),
+    );
+    let mut r = req("bob", "read", ("Folder", "orphan"), json!({}));
+    r["entities"] = json!([folder("ghost", json!([{"type": "Org", "id": "evil"}]))]);
+    let a = app.authorize(r.clone());
+    assert_eq!(a["decision"], "deny", "{a}");
+    assert!(a["warnings"].to_string().contains("ghost"), "{a}");
+    // Without parents of its own, the request's `ghost` only fills in what the store lacks.
+    r["entities"] = json!([folder("ghost", json!([]))]);
+    let a = app.authorize(r);
+    assert_eq!(a["decision"], "deny", "{a}");
+    assert!(!a["warnings"].to_string().contains("ghost"), "{a}");
+    // Reached first by another path (as the resource), the request's `ghost` is still not
+    // the parent of a stored entity: a stored user under it makes the request a 422.
+    app.ok(
+        "PUT",
+        "/v1/entities",
+        json!([{"uid": {"type": "User", "id": "carl"}, "attrs": {},
+                "parents": [{"type": "Folder", "id": "ghost"}]}]),
+    );
+    let mut r = req("carl", "read", ("Folder", "ghost"), json!({}));
+    r["entities"] = json!([folder("ghost", json!([{"type": "Org", "id": "evil"}]))]);
+    let a = app.call("POST", "/v1/authorize", Some(&r), None);
+    assert_eq!(a.status, 422, "{}", a.raw);
+    assert_eq!(code(&a), "PROVIDED_ANCESTOR", "{}", a.raw);
+}
