@@ -408,22 +408,44 @@ impl Model {
     /// shifts with the policies before it), normalized through Cedar's JSON form.
     pub fn forbids_lost_from(&self, old: &Model) -> Vec<String> {
         let new = Forbids::of(self);
+        let old_forbids = Forbids::of(old);
         let mut out = Vec::new();
-        for f in Forbids::of(old).all {
+        for f in &old_forbids.all {
             let at = match old.origins.get(&f.id) {
                 Some(o) => format!("{}:{}", o.file, o.line),
                 None => "?".into(),
             };
-            let lost = match &f.annotated_id {
+            let twin = match &f.annotated_id {
                 Some(id) => match new.by_id.get(id) {
-                    None => Some("is gone"),
-                    Some(text) if *text != f.text => Some("is changed"),
-                    Some(_) => None,
+                    None => Err("is gone"),
+                    Some((text, _)) if *text != f.text => Err("is changed"),
+                    Some((_, twin)) => Ok(twin),
                 },
-                None => (!new.bare.contains(&f.bare)).then_some("is gone or changed"),
+                None => new.bare.get(&f.bare).ok_or("is gone or changed"),
             };
-            if let Some(how) = lost {
-                out.push(format!("the forbid `{}` ({at}) {how}", f.id));
+            match twin {
+                Err(how) => out.push(format!("the forbid `{}` ({at}) {how}", f.id)),
+                // The same text, but the schema may have taken actions out of its scope (an
+                // action group it names no longer holds them): it stops applying to those.
+                Ok(twin) => {
+                    let now = new.actions.get(twin);
+                    let dropped: Vec<&String> = old_forbids
+                        .actions
+                        .get(&f.id)
+                        .into_iter()
+                        .flatten()
+                        .filter(|a| self.actions.keys().any(|k| k.to_string() == **a))
+                        .filter(|a| !now.is_some_and(|n| n.contains(*a)))
+                        .collect();
+                    if !dropped.is_empty() {
+                        let names: Vec<String> = dropped.iter().map(|a| format!("`{a}`")).collect();
+                        out.push(format!(
+                            "the forbid `{}` ({at}) no longer applies to {}",
+                            f.id,
+                            names.join(", ")
+                        ));
+                    }
+                }
             }
         }
         out
@@ -451,10 +473,12 @@ use super::render;
 /// The forbids of a model, for [`Model::forbids_lost_from`].
 struct Forbids {
     all: Vec<ForbidText>,
-    /// `@id` -> normalized text with annotations.
-    by_id: HashMap<String, String>,
-    /// Normalized texts without annotations, of every forbid.
-    bare: HashSet<String>,
+    /// `@id` -> (normalized text with annotations, policy id).
+    by_id: HashMap<String, (String, String)>,
+    /// Normalized text without annotations -> policy id, of every forbid.
+    bare: HashMap<String, String>,
+    /// Policy id -> the actions (rendered uids) whose policy slice holds it.
+    actions: HashMap<String, BTreeSet<String>>,
 }
 
 struct ForbidText {
@@ -469,8 +493,21 @@ impl Forbids {
         let mut out = Forbids {
             all: Vec::new(),
             by_id: HashMap::new(),
-            bare: HashSet::new(),
+            bare: HashMap::new(),
+            actions: HashMap::new(),
         };
+        for (action, am) in &m.actions {
+            for p in am
+                .policies
+                .policies()
+                .filter(|p| p.effect() == Effect::Forbid)
+            {
+                out.actions
+                    .entry(p.id().to_string())
+                    .or_default()
+                    .insert(action.to_string());
+            }
+        }
         for p in m
             .policies
             .policies()
@@ -488,9 +525,10 @@ impl Forbids {
             };
             let annotated_id = p.annotation("id").map(str::to_string);
             if let Some(id) = &annotated_id {
-                out.by_id.insert(id.clone(), text.clone());
+                out.by_id
+                    .insert(id.clone(), (text.clone(), p.id().to_string()));
             }
-            out.bare.insert(bare.clone());
+            out.bare.insert(bare.clone(), p.id().to_string());
             out.all.push(ForbidText {
                 id: p.id().to_string(),
                 annotated_id,

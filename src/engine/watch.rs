@@ -52,6 +52,9 @@ struct Plan {
     files: BTreeSet<PathBuf>,
     /// Directories in which any `*.cedar` entry matters.
     cedar_dirs: BTreeSet<PathBuf>,
+    /// (device, inode) of each watched directory: a directory replaced by a rename keeps its
+    /// path, but the watch stayed on the old one, so it must be watched again.
+    ids: std::collections::BTreeMap<PathBuf, (u64, u64)>,
 }
 
 impl Plan {
@@ -92,6 +95,16 @@ impl Plan {
         for p in [&paths.schema, &paths.plans].into_iter().flatten() {
             file(&mut plan, p);
         }
+        use std::os::unix::fs::MetadataExt;
+        plan.ids = plan
+            .dirs
+            .iter()
+            .filter_map(|d| {
+                std::fs::metadata(d)
+                    .ok()
+                    .map(|m| (d.clone(), (m.dev(), m.ino())))
+            })
+            .collect();
         plan
     }
 
@@ -131,10 +144,16 @@ fn rewatch(watcher: &mut RecommendedWatcher, old: &Plan, new: &Plan) -> Result<(
     for d in old.dirs.difference(&new.dirs) {
         let _ = watcher.unwatch(d);
     }
-    for d in new.dirs.difference(&old.dirs) {
-        watcher
-            .watch(d, RecursiveMode::NonRecursive)
-            .map_err(|e| Error::Config(format!("cannot watch `{}`: {e}", d.display())))?;
+    for d in &new.dirs {
+        let replaced = old.dirs.contains(d) && old.ids.get(d) != new.ids.get(d);
+        if replaced {
+            let _ = watcher.unwatch(d);
+        }
+        if replaced || !old.dirs.contains(d) {
+            watcher
+                .watch(d, RecursiveMode::NonRecursive)
+                .map_err(|e| Error::Config(format!("cannot watch `{}`: {e}", d.display())))?;
+        }
     }
     Ok(())
 }

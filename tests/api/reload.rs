@@ -662,3 +662,79 @@ fn a_configmap_swap_is_reloaded() {
         policies(&app)
     );
 }
+
+/// A forbid's text can stay the same while the schema takes actions out of its scope (an
+/// action group it names no longer holds them): that reload drops the forbid for those
+/// actions, so it is refused like a dropped forbid, and names the action.
+#[test]
+fn a_schema_that_narrows_a_forbids_scope_is_refused() {
+    let m = ModelCopy::new();
+    let schema = m.read("tollgate.cedarschema");
+    let grouped = schema.replacen(
+        "action view_org, view_subscription_usage,",
+        "action danger;\naction view_org in [danger] appliesTo { principal: User, resource: Org };\naction view_subscription_usage,",
+        1,
+    );
+    assert_ne!(grouped, schema, "the test edits the schema");
+    m.write("tollgate.cedarschema", &grouped);
+    m.write(
+        "policies/zz_danger.cedar",
+        "@id(\"local.no_danger_for_viewers\")\nforbid (principal, action in Action::\"danger\", resource is Org)\nwhen { principal has membership && principal.membership.role == \"viewer\" };\n",
+    );
+    let app = spawn(&m);
+    let vic = req("vic", "view_org", ("Org", "acme"), json!({}));
+    assert_eq!(decision(&app, &vic), "deny");
+    let ungrouped = grouped.replace(
+        "action view_org in [danger] appliesTo",
+        "action view_org appliesTo",
+    );
+    m.write("tollgate.cedarschema", &ungrouped);
+    let e = wait_for_error(&app);
+    assert!(
+        e.contains("local.no_danger_for_viewers") && e.contains("view_org"),
+        "{e}"
+    );
+    assert_eq!(
+        decision(&app, &vic),
+        "deny",
+        "refused: the forbid still applies"
+    );
+    let r = app.admin("POST", "/v1/admin/reload?force=true", None);
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(decision(&app, &vic), "allow", "forced");
+}
+
+/// The policy directory replaced by a rename (`mv policies.new policies`): reloaded, and the
+/// new directory is watched from then on (a later edit in it is seen too).
+#[test]
+fn a_policy_directory_replaced_by_a_rename_stays_watched() {
+    let m = ModelCopy::new();
+    let app = spawn(&m);
+    let vic = req("vic", "create_project", ("Org", "acme"), json!({}));
+    assert_eq!(decision(&app, &vic), "deny");
+    let dir = m.path("policies");
+    let next = m.path("policies.new");
+    std::fs::create_dir(&next).unwrap();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, next.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        next.join("zz_grant.cedar"),
+        "@id(\"local.viewer_projects\")\npermit (principal is User, action == Action::\"create_project\", resource is Org)\nwhen { principal has membership && principal.membership.org == resource };\n",
+    )
+    .unwrap();
+    std::fs::rename(&dir, m.path("policies.old")).unwrap();
+    std::fs::rename(&next, &dir).unwrap();
+    assert!(
+        eventually(&app, &vic, "allow", Duration::from_secs(2)),
+        "the swapped directory loaded: {}",
+        policies(&app)
+    );
+    std::fs::remove_file(dir.join("zz_grant.cedar")).unwrap();
+    assert!(
+        eventually(&app, &vic, "deny", Duration::from_secs(2)),
+        "an edit in the new directory is seen: {}",
+        policies(&app)
+    );
+}
