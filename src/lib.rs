@@ -14,5 +14,6 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod store;
+pub mod strict_json;
 
 pub use error::{Error, Result};

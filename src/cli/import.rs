@@ -184,7 +184,12 @@ fn import(args: &ImportArgs) -> Result<()> {
                 continue;
             }
             let bad = |m: String| Error::invalid("INVALID_IMPORT", format!("line {n}: {m}"));
-            let rec: Record = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+            let rec: Record = crate::strict_json::parse(line.as_bytes())
+                .and_then(|v| {
+                    serde_json::from_value(v)
+                        .map_err(|e| Error::invalid("INVALID_IMPORT", e.to_string()))
+                })
+                .map_err(|e| bad(e.to_string()))?;
             let kind = record(w, ctx, &model, rec).map_err(|e| match e {
                 Error::Invalid { .. }
                 | Error::Conflict { .. }

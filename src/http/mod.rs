@@ -4,7 +4,6 @@ mod data;
 mod decisions;
 mod error;
 mod ops;
-mod strict_json;
 mod wire;
 
 pub use wire::{decision_input, decision_json, outcome_name};
@@ -134,7 +133,7 @@ pub(crate) async fn read_bytes(
 
 pub(crate) fn parse_json(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value> {
     require_json(req)?;
-    strict_json::parse(body)
+    crate::strict_json::parse(body)
 }
 
 /// 415 unless the request says `application/json`.

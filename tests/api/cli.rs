@@ -466,6 +466,20 @@ fn import_applies_the_data_api_rules() {
             "counts",
         ),
     ];
+    // A key twice in a line: refused, not "the last one wins".
+    let db = dir.path().join("dup.db");
+    let text: String = base.iter().map(|l| format!("{l}\n")).collect::<String>()
+        + r#"{"member": {"org": "acme", "user": "bob", "role": "admin", "role": "viewer"}}"#
+        + "\n";
+    std::fs::write(&data, text).unwrap();
+    let (code, _, err) = run_cli(&[
+        "import",
+        data.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("line 3") && err.contains("twice"), "{err}");
     for (i, (line, why)) in refused.iter().enumerate() {
         let db = dir.path().join(format!("r{i}.db"));
         let (code, out, err) = import(&db, std::slice::from_ref(line));

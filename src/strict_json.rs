@@ -1,6 +1,7 @@
-//! JSON bodies parsed strictly: a key twice in one object is an error, never "the last one
-//! wins", so Tollgate cannot judge a different request than a proxy or a WAF in front of it
-//! read from the same bytes.
+//! JSON input parsed strictly (request bodies, import lines): a key twice in one object is an
+//! error, never "the last one wins", so Tollgate cannot judge a different request than a
+//! proxy or a WAF in front of it read from the same bytes, nor load other data than a review
+//! of the file saw.
 
 use std::cell::RefCell;
 use std::fmt;
