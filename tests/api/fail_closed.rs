@@ -24,6 +24,23 @@ fn error(a: &Answer, status: u16, code: &str) {
     assert_ne!(a.body["decision"], "allow");
 }
 
+/// A decision and a write both answer 503 `STORE_UNAVAILABLE`, and `/readyz` is not ready.
+#[track_caller]
+fn store_fails_closed(app: &TestApp, r: &Value) {
+    error(
+        &app.call("POST", "/v1/authorize", Some(r), None),
+        503,
+        "STORE_UNAVAILABLE",
+    );
+    let w = app.admin(
+        "PUT",
+        "/v1/orgs/acme/members/bob",
+        Some(json!({"role": "member"})),
+    );
+    error(&w, 503, "STORE_UNAVAILABLE");
+    assert_eq!(app.call("GET", "/readyz", None, None).status, 503);
+}
+
 fn fixture() -> TestApp {
     let app = TestApp::spawn();
     app.org("acme", "enterprise", "alice");
@@ -374,15 +391,7 @@ fn a_removed_database_file_fails_decisions_closed() {
     assert_eq!(app.authorize(r.clone())["decision"], "allow");
     std::fs::remove_file(app.db_path()).unwrap();
     // Every read checks the file, so the very next decision already fails.
-    let a = app.call("POST", "/v1/authorize", Some(&r), None);
-    error(&a, 503, "STORE_UNAVAILABLE");
-    let w = app.admin(
-        "PUT",
-        "/v1/orgs/acme/members/bob",
-        Some(json!({"role": "member"})),
-    );
-    error(&w, 503, "STORE_UNAVAILABLE");
-    assert_eq!(app.call("GET", "/readyz", None, None).status, 503);
+    store_fails_closed(&app, &r);
     assert_eq!(app.call("GET", "/healthz", None, None).status, 200);
 }
 
@@ -407,22 +416,7 @@ fn a_removed_wal_index_fails_decisions_closed() {
             app.call("POST", "/v1/authorize", Some(&r), None).status == 503
         });
         assert!(failed, "{suffix}: decisions still answered");
-        error(
-            &app.call("POST", "/v1/authorize", Some(&r), None),
-            503,
-            "STORE_UNAVAILABLE",
-        );
-        let w = app.admin(
-            "PUT",
-            "/v1/orgs/acme/members/bob",
-            Some(json!({"role": "member"})),
-        );
-        error(&w, 503, "STORE_UNAVAILABLE");
-        assert_eq!(
-            app.call("GET", "/readyz", None, None).status,
-            503,
-            "{suffix}"
-        );
+        store_fails_closed(&app, &r);
     }
 }
 
