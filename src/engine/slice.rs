@@ -318,11 +318,11 @@ fn type_is(u: &EntityUid, name: &str) -> bool {
 }
 
 impl Builder<'_, '_, '_> {
-    /// Looks `u` up: the store first, then the request's entities. `store_only` for the
-    /// parents of a stored entity: a request may add entities the store lacks, and may fill
-    /// in a stored entity's missing parent with its attributes, but never with parents of its
-    /// own, which would place the stored entity under ancestors of the request's choosing
-    /// (another org).
+    /// Looks `u` up: the store first, then the request's entities. `store_only` for what a
+    /// stored entity names (a parent, an attribute's entity): a request may add entities the
+    /// store lacks, and may fill in one a stored entity names with its attributes, but never
+    /// with parents of its own, which would place it (and the stored entity, for a parent)
+    /// under ancestors of the request's choosing (another org).
     fn fetch(&mut self, u: &EntityUid, store_only: bool) -> Result<Option<Fetched>> {
         let tname = u.type_name().to_string();
         let id = u.id().unescaped();
@@ -427,8 +427,8 @@ impl Builder<'_, '_, '_> {
             }
             if store_only && !parents.is_empty() {
                 self.warnings.push(format!(
-                    "request entity `{u}` is ignored: a stored entity names it as a parent, \
-                     and only the store places stored entities under ancestors"
+                    "request entity `{u}` is ignored: a stored entity names it, and only the \
+                     store places what stored entities name under ancestors"
                 ));
                 return Ok(None);
             }
@@ -682,7 +682,7 @@ pub fn build(
     roots.extend(model.literal_uids.iter().cloned());
     let mut queue: VecDeque<(EntityUid, bool)> = roots.into_iter().map(|u| (u, false)).collect();
     for f in fetched.values().flatten() {
-        queue.extend(f.refs.iter().map(|r| (r.clone(), false)));
+        queue.extend(f.refs.iter().map(|r| (r.clone(), !f.provided)));
     }
     while let Some((u, store_only)) = queue.pop_front() {
         if fetched.contains_key(&u) {
@@ -691,7 +691,7 @@ pub fn build(
         let f = b.fetch(&u, store_only)?;
         if let Some(f) = &f {
             queue.extend(f.parents.iter().map(|p| (p.clone(), !f.provided)));
-            queue.extend(f.refs.iter().map(|r| (r.clone(), false)));
+            queue.extend(f.refs.iter().map(|r| (r.clone(), !f.provided)));
         }
         fetched.insert(u, f);
         if fetched.len() > MAX_SLICE {
@@ -709,12 +709,12 @@ pub fn build(
                     .is_some_and(|pf| pf.provided && !pf.parents.is_empty())
             })
         };
-        if let Some(p) = f.parents.iter().find(placing) {
+        if let Some(p) = f.parents.iter().chain(&f.refs).find(placing) {
             return Err(Error::invalid(
                 "PROVIDED_ANCESTOR",
                 format!(
-                    "request entity `{p}` would be a parent of the stored entity `{u}`; \
-                     only the store places stored entities"
+                    "request entity `{p}`, with parents of its own, is named by the stored \
+                     entity `{u}`; only the store places what stored entities name"
                 ),
             ));
         }

@@ -48,6 +48,39 @@ const MIGRATIONS: &[&str] = &[
     include_str!("unlogged.sql"),
 ];
 
+/// The tables whose rows decisions read: a write to any of them by another tool is marked by
+/// the `unlogged` triggers (see `unlogged.sql`).
+const DATA_TABLES: [&str; 11] = [
+    "entities",
+    "entity_parents",
+    "orgs",
+    "members",
+    "invitations",
+    "workspaces",
+    "workspace_members",
+    "roles",
+    "usage",
+    "counters",
+    "reservations",
+];
+
+/// Creates the `unlogged` triggers that are missing (a table rebuilt by a maintenance tool
+/// loses its triggers); run at every open, before the writer disables triggers for itself.
+fn ensure_triggers(conn: &Connection) -> Result<()> {
+    let mut sql = String::new();
+    for t in DATA_TABLES {
+        for op in ["INSERT", "UPDATE", "DELETE"] {
+            sql.push_str(&format!(
+                "CREATE TRIGGER IF NOT EXISTS {t}_{lower}_unlogged AFTER {op} ON {t} BEGIN \
+                 INSERT INTO unlogged SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM unlogged); END;\n",
+                lower = op.to_lowercase(),
+            ));
+        }
+    }
+    conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql} COMMIT;"))?;
+    Ok(())
+}
+
 /// Log rows kept: a process that falls further behind than this (it answered no decision
 /// meanwhile) flushes its caches instead of replaying.
 const CHANGES_KEPT: i64 = 16_384;
@@ -99,6 +132,17 @@ struct Inner {
 struct SyncState {
     header: [u8; WAL_INDEX_HEADER],
     applied: i64,
+    /// Which log, and which schema, `applied` counts in (see [`Reader::log_identity`]).
+    identity: LogIdentity,
+}
+
+/// What the change log's positions are relative to: the store's id (another store's file
+/// restored over this one brings another log) and the schema version (a schema change by
+/// another tool may have dropped the `unlogged` triggers with a rebuilt table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogIdentity {
+    store_id: String,
+    schema_version: i64,
 }
 
 fn pragmas(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
@@ -122,6 +166,7 @@ impl Store {
         })?;
         pragmas(&writer, true)?;
         migrate(&writer)?;
+        ensure_triggers(&writer)?;
         // The `unlogged` triggers mark writes by other tools; Tollgate logs its own writes in
         // `changes`, so its writer runs without them (and pays nothing per row for them).
         writer.set_db_config(
@@ -160,6 +205,7 @@ impl Store {
             writer.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
                 r.get(0)
             })?;
+        let identity = Reader { conn: &writer }.log_identity()?;
         let mut header = [0u8; WAL_INDEX_HEADER];
         shm.read_exact_at(&mut header, 0)
             .map_err(|e| Error::io(format!("cannot read `{}`", shm_path.display()), e))?;
@@ -174,7 +220,11 @@ impl Store {
                 file,
                 shm,
                 sidecars,
-                sync: Mutex::new(SyncState { header, applied }),
+                sync: Mutex::new(SyncState {
+                    header,
+                    applied,
+                    identity,
+                }),
                 bumping: AtomicU64::new(0),
                 stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             }),
@@ -222,12 +272,31 @@ impl Store {
         // The header is read before the log: every commit it reflects is in the snapshot the
         // log is read from, and any later commit moves the header again.
         let applied = st.applied;
-        let (rows, foreign) =
-            self.read_after_check(|r| Ok((r.changes_since(applied)?, r.unlogged()?)))?;
+        let schema_version = st.identity.schema_version;
+        let (rows, foreign, identity, triggers) = self.read_after_check(|r| {
+            let identity = r.log_identity()?;
+            let triggers = if identity.schema_version == schema_version {
+                DATA_TABLES.len() * 3
+            } else {
+                r.unlogged_triggers()?
+            };
+            Ok((r.changes_since(applied)?, r.unlogged()?, identity, triggers))
+        })?;
+        if triggers < DATA_TABLES.len() * 3 {
+            // Writes by other tools would go unmarked from here on: fail closed.
+            self.set_health(Some(
+                "the store's change triggers were dropped by another tool; restart Tollgate \
+                 to recreate them",
+            ));
+            return Err(self.unavailable());
+        }
         // A moved header with no new row, or the `unlogged` mark, is a write this log does not
         // explain (another tool on the file); a first row past `applied + 1` means rows were
-        // pruned unseen.
-        let mut everything = foreign || rows.first().is_none_or(|(seq, _)| *seq != applied + 1);
+        // pruned unseen; another log or schema than the one `applied` counts in means the file
+        // was restored or rebuilt under us.
+        let mut everything = foreign
+            || identity != st.identity
+            || rows.first().is_none_or(|(seq, _)| *seq != applied + 1);
         let mut keys = Vec::new();
         for (_, logged) in &rows {
             match serde_json::from_str::<Vec<(String, String)>>(logged) {
@@ -249,6 +318,7 @@ impl Store {
         if let Some((seq, _)) = rows.last() {
             st.applied = *seq;
         }
+        st.identity = identity;
         st.header = header;
         Ok(())
     }

@@ -130,6 +130,35 @@ impl Reader<'_> {
             .optional()?)
     }
 
+    /// The identity the change log's positions count in (see `LogIdentity`): the store's id
+    /// and its schema version.
+    pub fn log_identity(&self) -> Result<super::LogIdentity> {
+        let store_id = self
+            .conn
+            .prepare_cached("SELECT v FROM meta WHERE k = 'store_id'")?
+            .query_row([], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default();
+        let schema_version = self
+            .conn
+            .pragma_query_value(None, "schema_version", |r| r.get(0))?;
+        Ok(super::LogIdentity {
+            store_id,
+            schema_version,
+        })
+    }
+
+    /// How many `unlogged` triggers the schema holds (read when the schema changed).
+    pub fn unlogged_triggers(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '%_unlogged'",
+            )?
+            .query_row([], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// Whether a write by another tool is marked since the last write Tollgate logged.
     pub fn unlogged(&self) -> Result<bool> {
         let mut st = self

@@ -231,3 +231,76 @@ fn a_write_by_another_tool_is_seen_even_after_a_tollgate_write() {
     raw("UPDATE orgs SET plan = 'enterprise' WHERE id = 'acme'");
     assert_eq!(decision(&app, &logs), "allow");
 }
+
+/// The marks of other tools' writes rest on triggers: a tool that drops them (a table rebuilt
+/// the usual way, `DROP TRIGGER`) would make later writes unmarked, so the store fails closed
+/// at the next decision; a restart recreates them.
+#[test]
+fn dropped_change_triggers_fail_closed_until_a_restart_recreates_them() {
+    let mut app = TestApp::spawn();
+    acme(&app);
+    let invite = req(
+        "bob",
+        "invite_user",
+        ("Org", "acme"),
+        json!({"role": "member"}),
+    );
+    assert_eq!(ask_often(&app, &invite), "allow");
+    let raw = |db: &std::path::Path, sql: &str| {
+        let c = rusqlite::Connection::open(db).unwrap();
+        c.busy_timeout(Duration::from_secs(5)).unwrap();
+        c.execute_batch(sql).unwrap();
+    };
+    raw(&app.db_path(), "DROP TRIGGER members_update_unlogged");
+    let a = app.call("POST", "/v1/authorize", Some(&invite), None);
+    assert_eq!(a.status, 503, "{}", a.raw);
+    assert_eq!(a.body["code"], "STORE_UNAVAILABLE", "{}", a.raw);
+    raw(
+        &app.db_path(),
+        "UPDATE members SET role = 'viewer' WHERE org = 'acme' AND user = 'bob'",
+    );
+    app.kill_and_restart();
+    assert_eq!(decision(&app, &invite), "deny");
+    raw(
+        &app.db_path(),
+        "UPDATE members SET role = 'admin' WHERE org = 'acme' AND user = 'bob'",
+    );
+    assert_eq!(
+        decision(&app, &invite),
+        "allow",
+        "the recreated triggers mark it"
+    );
+}
+
+/// A file restored from another store (SQLite's backup API writes pages: no trigger fires)
+/// brings that store's change log, whose positions mean nothing here: everything is stale.
+#[test]
+fn a_store_restored_under_the_daemon_is_seen_whole() {
+    let app = TestApp::spawn();
+    acme(&app);
+    let invite = req(
+        "bob",
+        "invite_user",
+        ("Org", "acme"),
+        json!({"role": "member"}),
+    );
+    assert_eq!(ask_often(&app, &invite), "allow");
+    // As a restore does: rows changed with no trigger, another store id, another log.
+    let c = rusqlite::Connection::open(app.db_path()).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER,
+        false,
+    )
+    .unwrap();
+    c.execute_batch(
+        "BEGIN IMMEDIATE;
+         UPDATE members SET role = 'viewer' WHERE org = 'acme' AND user = 'bob';
+         UPDATE meta SET v = 'another-store' WHERE k = 'store_id';
+         INSERT INTO changes (seq, at, keys)
+           SELECT MAX(seq) + 1, 0, '[[\"Org\",\"elsewhere\"]]' FROM changes;
+         COMMIT;",
+    )
+    .unwrap();
+    assert_eq!(decision(&app, &invite), "deny");
+}

@@ -203,3 +203,40 @@ fn a_request_never_places_a_stored_entity_under_another_org() {
     assert_eq!(a.status, 422, "{}", a.raw);
     assert_eq!(code(&a), "PROVIDED_ANCESTOR", "{}", a.raw);
 }
+
+/// The same for an entity a stored entity names in an attribute: the request may not give it
+/// parents (here, put it under the org a policy grants in).
+#[test]
+fn a_request_never_places_what_a_stored_entity_names() {
+    let m = crate::helpers::ModelCopy::new();
+    let schema = m
+        .read("tollgate.cedarschema")
+        .replace(
+            "entity Agent in [Org, Workspace];",
+            "entity Agent in [Org, Workspace];\nentity Folder in [Folder, Org, Workspace] = { link?: Folder };",
+        )
+        .replace(
+            "resource: [Project, Agent] }",
+            "resource: [Project, Agent, Folder] }",
+        );
+    m.write("tollgate.cedarschema", &schema);
+    m.write(
+        "policies/zz_linked.cedar",
+        "@id(\"t.linked\")\npermit (principal, action == Action::\"read\", resource is Folder)\nwhen { resource has link && resource.link in Org::\"evil\" };\n",
+    );
+    let app = TestApp::spawn_owned(m.args(), &[]);
+    app.org("acme", "enterprise", "alice");
+    app.org("evil", "enterprise", "bob");
+    app.ok(
+        "PUT",
+        "/v1/entities",
+        json!([{"uid": {"type": "Folder", "id": "d2"}, "attrs": {"link": {"__entity": {"type": "Folder", "id": "f9"}}},
+                "parents": [{"type": "Org", "id": "acme"}]}]),
+    );
+    let mut r = req("bob", "read", ("Folder", "d2"), json!({}));
+    r["entities"] = json!([{"uid": {"type": "Folder", "id": "f9"}, "attrs": {},
+                            "parents": [{"type": "Org", "id": "evil"}]}]);
+    let a = app.authorize(r);
+    assert_eq!(a["decision"], "deny", "{a}");
+    assert!(a["warnings"].to_string().contains("f9"), "{a}");
+}
