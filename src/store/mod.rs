@@ -290,13 +290,14 @@ impl Store {
             ));
             return Err(self.unavailable());
         }
-        // A moved header with no new row, or the `unlogged` mark, is a write this log does not
-        // explain (another tool on the file); a first row past `applied + 1` means rows were
-        // pruned unseen; another log or schema than the one `applied` counts in means the file
-        // was restored or rebuilt under us.
+        // The `unlogged` mark is a write this log does not list (another tool on the file); a
+        // first row past `applied + 1` means rows were pruned unseen; another log or schema
+        // than the one `applied` counts in means the file was restored or rebuilt under us.
+        // A moved header alone is not a change: a writer restarting the WAL after a complete
+        // checkpoint rewrites it before its frames (and its log row) commit.
         let mut everything = foreign
             || identity != st.identity
-            || rows.first().is_none_or(|(seq, _)| *seq != applied + 1);
+            || rows.first().is_some_and(|(seq, _)| *seq != applied + 1);
         let mut keys = Vec::new();
         for (_, logged) in &rows {
             match serde_json::from_str::<Vec<(String, String)>>(logged) {
@@ -306,6 +307,11 @@ impl Store {
         }
         self.inner.bumping.fetch_add(1, Ordering::SeqCst);
         if everything {
+            tracing::info!(
+                rows = rows.len(),
+                unlogged = foreign,
+                "the store changed in a way its change log does not list; every cache entry is stale"
+            );
             for s in self.inner.stripes.iter() {
                 s.fetch_add(1, Ordering::SeqCst);
             }
