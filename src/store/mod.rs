@@ -128,6 +128,17 @@ struct Inner {
     stripes: Box<[AtomicU64]>,
 }
 
+/// What [`Store::sync`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synced {
+    /// No commit since the last sync.
+    Unchanged,
+    /// The stripes of this many logged keys were bumped.
+    Keys(usize),
+    /// Every stripe was bumped: a change the log does not list.
+    Everything,
+}
+
 /// The change log position this process has applied, and the WAL-index header it saw then.
 struct SyncState {
     header: [u8; WAL_INDEX_HEADER],
@@ -259,7 +270,7 @@ impl Store {
     /// Makes the version stripes reflect every commit to the file, by any process, that
     /// returned before this call: the first step of every decision, cached ones included.
     /// Fails closed: a `-shm` file or change log that cannot be read is an error.
-    pub fn sync(&self) -> Result<()> {
+    pub fn sync(&self) -> Result<Synced> {
         let mut st = self.inner.sync.lock();
         let mut header = [0u8; WAL_INDEX_HEADER];
         self.inner
@@ -267,7 +278,7 @@ impl Store {
             .read_exact_at(&mut header, 0)
             .map_err(|e| Error::StoreUnavailable(format!("cannot read the WAL index: {e}")))?;
         if header == st.header {
-            return Ok(());
+            return Ok(Synced::Unchanged);
         }
         // The header is read before the log: every commit it reflects is in the snapshot the
         // log is read from, and any later commit moves the header again.
@@ -326,7 +337,11 @@ impl Store {
         }
         st.identity = identity;
         st.header = header;
-        Ok(())
+        Ok(if everything {
+            Synced::Everything
+        } else {
+            Synced::Keys(keys.len())
+        })
     }
 
     /// Whether the last health check found the file present, ours and writable.
@@ -363,7 +378,7 @@ impl Store {
         if !self.check_fast() {
             return Err(self.unavailable());
         }
-        self.sync()
+        self.sync().map(|_| ())
     }
 
     /// Why the store is unhealthy (empty when healthy).
@@ -686,6 +701,54 @@ pub fn now_unix() -> i64 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// A writer restarts the WAL after a complete checkpoint by rewriting the shared header
+    /// before its frames commit (here: a transaction large enough to spill its pages). A sync
+    /// at that moment sees the header moved with no new row; that is not a change, and must
+    /// not flush every cache (it did, every few hundred writes under load).
+    #[test]
+    fn a_wal_restart_mid_transaction_is_not_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path).unwrap();
+        for i in 0..20 {
+            store
+                .write(|w| {
+                    w.put_entity(
+                        "Project",
+                        &format!("p{i}"),
+                        r#"{"uid":{"type":"Project","id":"x"},"attrs":{},"parents":[]}"#,
+                    )
+                })
+                .unwrap();
+        }
+        assert_eq!(store.sync().unwrap(), Synced::Keys(20));
+        assert_eq!(store.sync().unwrap(), Synced::Unchanged);
+        let other = Connection::open(&path).unwrap();
+        other
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .unwrap();
+        other
+            .execute_batch("PRAGMA cache_size = 1; BEGIN IMMEDIATE;")
+            .unwrap();
+        for i in 0..2_000 {
+            other
+                .execute(
+                    "INSERT INTO audit (at, org, action, target, detail) VALUES (0, NULL, 'x', ?1, '{}')",
+                    [format!("{i:0>400}")],
+                )
+                .unwrap();
+        }
+        let mut header = [0u8; WAL_INDEX_HEADER];
+        store.inner.shm.read_exact_at(&mut header, 0).unwrap();
+        assert_ne!(
+            header,
+            store.inner.sync.lock().header,
+            "the spill restarted the WAL"
+        );
+        assert_ne!(store.sync().unwrap(), Synced::Everything);
+        other.execute_batch("ROLLBACK").unwrap();
+    }
 
     /// A store written before the parent index existed gets it filled on upgrade, so a
     /// workspace holding entities stored back then cannot be deleted either.
