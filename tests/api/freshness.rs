@@ -51,6 +51,23 @@ fn import(app: &TestApp, lines: &[Value]) {
     assert_eq!(code, 0, "import failed: {out}{err}");
 }
 
+/// Runs SQL on the store file from a connection of its own, as another tool would.
+fn raw_sql(app: &TestApp, sql: &str) {
+    let c = rusqlite::Connection::open(app.db_path()).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    c.execute_batch(sql).unwrap();
+}
+
+/// bob invites a member to acme: allowed while bob is an admin.
+fn bob_invites() -> Value {
+    req(
+        "bob",
+        "invite_user",
+        ("Org", "acme"),
+        json!({"role": "member"}),
+    )
+}
+
 fn acme(app: &TestApp) {
     app.org("acme", "enterprise", "alice");
     app.member("acme", "bob", "admin");
@@ -200,20 +217,11 @@ fn a_write_by_another_tool_is_seen_even_after_a_tollgate_write() {
     let app = TestApp::spawn();
     acme(&app);
     app.org("other", "free", "olga");
-    let invite = req(
-        "bob",
-        "invite_user",
-        ("Org", "acme"),
-        json!({"role": "member"}),
-    );
+    let invite = bob_invites();
     let logs = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
     assert_eq!(ask_often(&app, &invite), "allow");
     assert_eq!(ask_often(&app, &logs), "allow");
-    let raw = |sql: &str| {
-        let c = rusqlite::Connection::open(app.db_path()).unwrap();
-        c.busy_timeout(Duration::from_secs(5)).unwrap();
-        c.execute_batch(sql).unwrap();
-    };
+    let raw = |sql: &str| raw_sql(&app, sql);
     raw("UPDATE members SET role = 'viewer' WHERE org = 'acme' AND user = 'bob'");
     app.member("other", "carol", "member");
     assert_eq!(decision(&app, &invite), "deny", "the cached decision");
@@ -239,30 +247,20 @@ fn a_write_by_another_tool_is_seen_even_after_a_tollgate_write() {
 fn dropped_change_triggers_fail_closed_until_a_restart_recreates_them() {
     let mut app = TestApp::spawn();
     acme(&app);
-    let invite = req(
-        "bob",
-        "invite_user",
-        ("Org", "acme"),
-        json!({"role": "member"}),
-    );
+    let invite = bob_invites();
     assert_eq!(ask_often(&app, &invite), "allow");
-    let raw = |db: &std::path::Path, sql: &str| {
-        let c = rusqlite::Connection::open(db).unwrap();
-        c.busy_timeout(Duration::from_secs(5)).unwrap();
-        c.execute_batch(sql).unwrap();
-    };
-    raw(&app.db_path(), "DROP TRIGGER members_update_unlogged");
+    raw_sql(&app, "DROP TRIGGER members_update_unlogged");
     let a = app.call("POST", "/v1/authorize", Some(&invite), None);
     assert_eq!(a.status, 503, "{}", a.raw);
     assert_eq!(a.body["code"], "STORE_UNAVAILABLE", "{}", a.raw);
-    raw(
-        &app.db_path(),
+    raw_sql(
+        &app,
         "UPDATE members SET role = 'viewer' WHERE org = 'acme' AND user = 'bob'",
     );
     app.kill_and_restart();
     assert_eq!(decision(&app, &invite), "deny");
-    raw(
-        &app.db_path(),
+    raw_sql(
+        &app,
         "UPDATE members SET role = 'admin' WHERE org = 'acme' AND user = 'bob'",
     );
     assert_eq!(
@@ -278,12 +276,7 @@ fn dropped_change_triggers_fail_closed_until_a_restart_recreates_them() {
 fn a_store_restored_under_the_daemon_is_seen_whole() {
     let app = TestApp::spawn();
     acme(&app);
-    let invite = req(
-        "bob",
-        "invite_user",
-        ("Org", "acme"),
-        json!({"role": "member"}),
-    );
+    let invite = bob_invites();
     assert_eq!(ask_often(&app, &invite), "allow");
     // As a restore does: rows changed with no trigger, another store id, another log.
     let c = rusqlite::Connection::open(app.db_path()).unwrap();
@@ -326,12 +319,7 @@ fn a_backup_of_the_same_store_restored_under_the_daemon_is_seen() {
                 .unwrap();
         }
         app.member("acme", "bob", "admin");
-        let invite = req(
-            "bob",
-            "invite_user",
-            ("Org", "acme"),
-            json!({"role": "member"}),
-        );
+        let invite = bob_invites();
         assert_eq!(ask_often(&app, &invite), "allow");
         {
             let src = rusqlite::Connection::open(&backup).unwrap();
