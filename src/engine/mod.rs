@@ -851,7 +851,7 @@ pub fn store_entity(w: &crate::store::Writer<'_>, model: &Model, e: &Entity) -> 
         }
         queue.extend(w.entity_parents(&p.0, &p.1)?);
     }
-    w.put_entity(&etype, &eid, &json)
+    w.put_entity_with_parents(&etype, &eid, &json, &parents)
 }
 
 /// Entity types whose data only Tollgate's org API writes while the built-in org model is

@@ -21,9 +21,9 @@ pub const MAX_SLICE: usize = 10_000;
 /// when looking for the tier that would allow the request.
 #[derive(Clone)]
 pub struct Slice {
-    /// Every entity except the org, its plan and the members holding a custom role.
+    /// Every entity except the org, its plan and an acting member holding a custom role.
     pub entities: Vec<Entity>,
-    /// The members (principal, resource) holding a custom role, in both standings.
+    /// The acting member (the principal), when they hold a custom role, in both standings.
     pub custom_views: Vec<CustomView>,
     /// The version stripes of every uid looked up (found or not), as seen before reading.
     pub deps: Vec<(usize, u64)>,
@@ -41,13 +41,15 @@ pub struct Slice {
     pub weight: usize,
 }
 
-/// A member holding a custom role, as that role grants (`paid`) and as the lowest built-in
-/// role (`lapsed`), for tiers with and without the `custom_roles` feature.
+/// A member holding a custom role, as that role grants (`paid`) and lapsed (`lapsed`: the
+/// weaker of the role and the lowest built-in role), for tiers with and without the
+/// `custom_roles` feature.
 #[derive(Clone)]
 pub struct CustomView {
     /// The member's entity with the custom role's level and permissions.
     pub paid: Entity,
-    /// The member's entity with the lowest built-in role's level and permissions.
+    /// The member's entity with the weaker of the role's and the lowest built-in role's level,
+    /// and only the permissions both hold.
     pub lapsed: Entity,
 }
 
@@ -119,8 +121,8 @@ impl Slice {
             .map_err(entities_error)
     }
 
-    /// Whether a member of this request holds a custom role that the org's plan no longer
-    /// pays for: the decision was judged with that member's lapsed standing.
+    /// Whether the acting member holds a custom role that the org's plan no longer pays for:
+    /// the decision was judged with their lapsed standing.
     pub fn has_lapsed_roles(&self, model: &Model) -> bool {
         !self.custom_views.is_empty()
             && self
@@ -129,7 +131,7 @@ impl Slice {
                 .is_some_and(|o| !custom_roles_paid(model, &o.effective_plan))
     }
 
-    /// `entities` (judged under the effective tier) with every member of a custom role in
+    /// `entities` (judged under the effective tier) with the acting member of a custom role in
     /// the standing the role grants, the plan unchanged: what the role would allow if paid.
     pub fn with_paid_roles(&self, entities: &Entities) -> Result<Entities> {
         entities

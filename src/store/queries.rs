@@ -397,6 +397,18 @@ impl Writer<'_> {
 
     /// Inserts or replaces a generic entity (Cedar entity JSON) and its parent rows.
     pub fn put_entity(&self, etype: &str, eid: &str, json: &str) -> Result<()> {
+        self.put_entity_with_parents(etype, eid, json, &parents_of_json(json))
+    }
+
+    /// [`Writer::put_entity`] for a caller that has already read the entity's parents out of
+    /// its JSON.
+    pub fn put_entity_with_parents(
+        &self,
+        etype: &str,
+        eid: &str,
+        json: &str,
+        parents: &[(String, String)],
+    ) -> Result<()> {
         self.touch(etype, eid);
         self.conn
             .prepare_cached(
@@ -408,7 +420,7 @@ impl Writer<'_> {
         let mut insert = self.conn.prepare_cached(
             "INSERT OR IGNORE INTO entity_parents (ptype, pid, etype, eid) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for (ptype, pid) in parents_of_json(json) {
+        for (ptype, pid) in parents {
             insert.execute(params![ptype, pid, etype, eid])?;
         }
         Ok(())
