@@ -4,7 +4,7 @@
 //! status and a stable machine-readable code in exactly one place (`http::error`), so a handler
 //! never chooses a status by itself.
 
-use crate::billing::Payment;
+use crate::plans::Payment;
 
 /// Every failure Tollgate reports, from the store, the engine, configuration or a request.
 #[derive(Debug, thiserror::Error)]

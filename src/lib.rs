@@ -7,12 +7,13 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod model;
+pub mod plans;
 pub mod store;
 pub mod strict_json;
 

@@ -5,39 +5,22 @@
 //! (503) are `Err`. Every error inside evaluation turns the answer into a deny.
 
 pub mod cache;
-mod model;
 pub mod slice;
 pub mod watch;
 
-pub use model::{
-    ActionModel, Gate, Model, ModelPaths, ModelSources, PolicyOrigin, Source, EMBEDDED_POLICIES,
-    EMBEDDED_SCHEMA,
-};
+pub use crate::model::{render, uid, ActionModel, Gate, Model, ModelPaths, ModelSources};
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, Request, Response,
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityUid, Request, Response,
 };
 use serde_json::Value;
 
-use crate::billing::{self, CurrentUsage, Payment, PaymentCode};
 use crate::error::{Error, Result};
+use crate::plans::{self, CurrentUsage, Payment, PaymentCode};
 use crate::store::{now_unix, OrgCtx, Store};
-
-/// Builds an entity uid from a type name and an id (any Unicode, empty allowed).
-pub fn uid(type_name: &str, id: &str) -> Result<EntityUid> {
-    let t = EntityTypeName::from_str(type_name).map_err(|e| {
-        Error::invalid(
-            "INVALID_ENTITY_TYPE",
-            format!("`{type_name}` is not an entity type name: {e}"),
-        )
-    })?;
-    Ok(EntityUid::from_type_name_and_id(t, EntityId::new(id)))
-}
 
 /// The three answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -598,7 +581,7 @@ impl Engine {
             slice::custom_roles_paid(model, t)
         })?;
         let org_id = slice.org.as_ref().map(|o| o.row.id.as_str()).unwrap_or("");
-        let url = billing::upgrade_url(template, org_id, required.as_deref());
+        let url = plans::upgrade_url(template, org_id, required.as_deref());
         Ok(Some(Decision {
             outcome: Outcome::PaymentRequired,
             reasons,
@@ -724,7 +707,7 @@ impl Engine {
         };
         let required = lowest_tier_allowing(model, am, request, slice, entities, |_| true)?;
         let org_id = slice.org.as_ref().map(|o| o.row.id.as_str()).unwrap_or("");
-        let url = billing::upgrade_url(template, org_id, required.as_deref());
+        let url = plans::upgrade_url(template, org_id, required.as_deref());
         Ok(Payment::new(code, feature, required, url, usage))
     }
 }
@@ -762,26 +745,6 @@ fn explain(r: &Response) -> (Vec<String>, Vec<String>) {
     reasons.sort();
     let errors = r.diagnostics().errors().map(|e| e.to_string()).collect();
     (reasons, errors)
-}
-
-/// A cedar diagnostic as one line, with its help when it has one.
-pub fn render(e: &dyn miette::Diagnostic) -> String {
-    let mut out = e.to_string();
-    // Cedar often puts the useful part ("expected a string, got 5") in the cause chain.
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    if let Some(h) = e.help() {
-        out.push_str("; ");
-        out.push_str(&h.to_string());
-    }
-    out
 }
 
 /// Top-level keys of Cedar entity JSON; anything else is a typo that Cedar would drop.

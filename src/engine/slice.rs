@@ -9,8 +9,8 @@ use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
 use serde_json::Value;
 
 use super::cache::OrgCache;
-use super::{uid, Model};
 use crate::error::{Error, Result};
+use crate::model::{role_set_entity, uid, Model, BUILTIN_ROLES};
 use crate::store::{OrgCtx, OrgState, Reader, Store, WorkspaceRow};
 
 /// Upper bound on entities in one slice: a policy graph deeper than this is a modelling error,
@@ -478,7 +478,7 @@ impl Builder<'_, '_, '_> {
         let weaker;
         let def = match (lapsed && custom, self.ctx.catalog.roles.last()) {
             (true, Some(lowest)) => {
-                weaker = crate::billing::RoleDef {
+                weaker = crate::plans::RoleDef {
                     level: stored.level.max(lowest.level),
                     permissions: stored
                         .permissions
@@ -882,10 +882,6 @@ fn roles_id(model: &Model, org: &OrgState) -> String {
     }
 }
 
-/// The id of the role set shared by every org without custom roles (per-org ones are
-/// `org:<id>`, so no org id can collide with it).
-pub const BUILTIN_ROLES: &str = "builtin";
-
 fn org_entity(org: &OrgState, tier: &str, status: &str, roles_id: &str) -> Result<Entity> {
     let id = &org.row.id;
     let mut attrs = vec![
@@ -913,33 +909,5 @@ fn org_entity(org: &OrgState, tier: &str, status: &str, roles_id: &str) -> Resul
         .iter()
         .map(|(rt, n)| (rt.clone(), RestrictedExpression::new_long(*n)));
     Entity::new_with_tags(uid("Org", id)?, attrs, [], tags)
-        .map_err(|e| Error::Internal(e.to_string()))
-}
-
-/// `RoleSet::"<id>"`: the roles tagged by name with their level, permissions and seat.
-pub fn role_set_entity(id: &str, roles: &[crate::billing::RoleDef]) -> Result<Entity> {
-    let mut tags = Vec::with_capacity(roles.len());
-    for r in roles {
-        let rec = RestrictedExpression::new_record([
-            ("level".to_string(), RestrictedExpression::new_long(r.level)),
-            (
-                "permissions".to_string(),
-                RestrictedExpression::new_set(
-                    r.permissions
-                        .iter()
-                        .map(|p| RestrictedExpression::new_string(p.clone())),
-                ),
-            ),
-            (
-                "seat".to_string(),
-                RestrictedExpression::new_string(
-                    r.seat.clone().unwrap_or_else(|| "seat:member".into()),
-                ),
-            ),
-        ])
-        .map_err(|e| Error::Internal(e.to_string()))?;
-        tags.push((r.name.clone(), rec));
-    }
-    Entity::new_with_tags(uid("RoleSet", id)?, [], [], tags)
         .map_err(|e| Error::Internal(e.to_string()))
 }

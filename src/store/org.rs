@@ -8,8 +8,8 @@ use serde_json::json;
 use super::{
     CustomRoleRow, InvitationRow, OrgRow, Reader, WorkspaceAccessRow, WorkspaceRow, Writer,
 };
-use crate::billing::{self, Catalog, RoleDef, SubscriptionStatus, Tier};
 use crate::error::{Error, Result};
+use crate::plans::{self, Catalog, RoleDef, SubscriptionStatus, Tier};
 
 /// The plan feature that custom roles need (default-model.md: "Custom roles (plan feature
 /// `custom_roles`)"): defining one, and the powers a member holds through one.
@@ -110,7 +110,7 @@ impl Reader<'_> {
             });
         }
         let status = SubscriptionStatus::parse(&row.status).unwrap_or(SubscriptionStatus::Canceled);
-        let effective = billing::effective_plan(
+        let effective = plans::effective_plan(
             ctx.catalog,
             &row.plan,
             status,
@@ -344,7 +344,7 @@ impl Writer<'_> {
         if limits == Limits::Override {
             return Ok(());
         }
-        match billing::check_limits(
+        match plans::check_limits(
             ctx.catalog,
             state.tier(ctx.catalog),
             &state.usage,
@@ -645,9 +645,9 @@ impl Writer<'_> {
                     .iter()
                     .find(|t| t.features.contains(CUSTOM_ROLES))
                     .map(|t| t.name.clone());
-                let url = billing::upgrade_url(ctx.upgrade_url, org, required.as_deref());
-                return Err(Error::PaymentRequired(Box::new(billing::Payment::new(
-                    billing::PaymentCode::FeatureNotInPlan,
+                let url = plans::upgrade_url(ctx.upgrade_url, org, required.as_deref());
+                return Err(Error::PaymentRequired(Box::new(plans::Payment::new(
+                    plans::PaymentCode::FeatureNotInPlan,
                     Some(CUSTOM_ROLES),
                     required,
                     url,
@@ -689,7 +689,7 @@ impl Writer<'_> {
         current: i64,
     ) -> Result<()> {
         self.require_org_row(org)?;
-        if !billing::is_resource_type(resource_type) {
+        if !plans::is_resource_type(resource_type) {
             return Err(Error::invalid(
                 "INVALID_RESOURCE_TYPE",
                 format!("`{resource_type}` is not a resource type like `quota:project`"),
