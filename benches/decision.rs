@@ -7,14 +7,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use tollgate::engine::{
-    uid, DecisionInput, Engine, EngineSettings, Model, ModelPaths, ModelSources, Outcome,
-};
-use tollgate::store::{Limits, OrgUpdate, Store};
+use tollgate::engine::{Ask, DecisionInput, Engine, EngineSettings, Outcome};
+use tollgate::model::{uid, Model, ModelPaths};
+use tollgate::org::{Limits, OrgUpdate};
+use tollgate::store::Store;
 
 fn engine(dir: &std::path::Path, cache: bool) -> Engine {
-    let model =
-        Model::build(&ModelSources::read(&ModelPaths::default()).expect("sources")).expect("model");
+    let model = Model::load(&ModelPaths::default()).expect("model");
     std::fs::create_dir_all(dir).expect("dir");
     let store = Store::open(&dir.join("bench.db")).expect("store");
     let settings = EngineSettings {
@@ -103,12 +102,12 @@ fn bench(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("decide");
     for (name, inp, want) in &cases {
-        let got = uncached.decide(inp).expect("decision");
+        let got = uncached.decide(Ask::Input(inp)).expect("decision");
         assert_eq!(got.outcome, *want, "{name}: {got:?}");
         group.bench_function(*name, |b| {
             b.iter(|| {
                 uncached
-                    .decide(std::hint::black_box(inp))
+                    .decide(Ask::Input(std::hint::black_box(inp)))
                     .expect("decision")
             })
         });
@@ -118,12 +117,16 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide_cached");
     for (name, inp, want) in &cases {
         assert_eq!(
-            cached.decide(inp).expect("decision").outcome,
+            cached.decide(Ask::Input(inp)).expect("decision").outcome,
             *want,
             "{name}"
         );
         group.bench_function(*name, |b| {
-            b.iter(|| cached.decide(std::hint::black_box(inp)).expect("decision"))
+            b.iter(|| {
+                cached
+                    .decide(Ask::Input(std::hint::black_box(inp)))
+                    .expect("decision")
+            })
         });
     }
     group.finish();

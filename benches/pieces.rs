@@ -8,16 +8,15 @@
 use cedar_policy::{Authorizer, Context, Decision as CedarDecision, Request};
 use criterion::{criterion_group, criterion_main, Criterion};
 
-use tollgate::engine::{
-    slice, uid, Engine, EngineSettings, Model, ModelPaths, ModelSources, Outcome,
-};
-use tollgate::store::{now_unix, Limits, OrgUpdate, Store};
+use tollgate::engine::{input, slice, Ask, Engine, EngineSettings, OrgCache, Outcome};
+use tollgate::model::{uid, Model, ModelPaths};
+use tollgate::org::{Limits, OrgUpdate};
+use tollgate::store::{now_unix, Store};
 
 const BODY: &[u8] = br#"{"principal":{"type":"User","id":"mia"},"action":{"type":"Action","id":"invite_user"},"resource":{"type":"Org","id":"acme"},"context":{"role":"member"}}"#;
 
 fn fixture(dir: &std::path::Path) -> Engine {
-    let model =
-        Model::build(&ModelSources::read(&ModelPaths::default()).expect("sources")).expect("model");
+    let model = Model::load(&ModelPaths::default()).expect("model");
     let store = Store::open(&dir.join("pieces.db")).expect("store");
     let settings = EngineSettings {
         no_decision_cache: true,
@@ -51,30 +50,31 @@ fn pieces(c: &mut Criterion) {
         b.iter(|| {
             let v: serde_json::Value =
                 serde_json::from_slice(std::hint::black_box(BODY)).expect("json");
-            tollgate::http::decision_input(v).expect("input")
+            input::parse_request(v).expect("input")
         })
     });
 
-    let input =
-        tollgate::http::decision_input(serde_json::from_slice(BODY).expect("json")).expect("input");
+    let input = input::parse_request(serde_json::from_slice(BODY).expect("json")).expect("input");
     let ctx_json = input.context.clone().expect("context");
     let template = engine.upgrade_template(&model);
+    let no_orgs = OrgCache::with_max_bytes(0);
     let build = || {
-        let ctx = engine.org_ctx(&model, &template, now_unix());
+        let src = slice::Sources {
+            store: engine.store(),
+            orgs: &no_orgs,
+            model: &model,
+            ctx: engine.org_ctx(&model, &template, now_unix()),
+        };
         engine
             .store()
             .read(|r| {
-                slice::build(
-                    engine.store(),
-                    &tollgate::engine::cache::OrgCache::disabled(),
-                    &model,
-                    r,
-                    ctx,
-                    &input.principal,
-                    &input.resource,
-                    &ctx_json,
-                    vec![],
-                )
+                let wanted = slice::Wanted {
+                    principal: &input.principal,
+                    resource: &input.resource,
+                    context: &ctx_json,
+                    provided: vec![],
+                };
+                slice::build(&src, r, wanted)
             })
             .expect("slice")
             .0
@@ -121,14 +121,14 @@ fn pieces(c: &mut Criterion) {
         context: None,
         entities: vec![],
     };
-    let d = engine.decide(&gated).expect("decision");
+    let d = engine.decide(Ask::Input(&gated)).expect("decision");
     assert_eq!(d.outcome, Outcome::PaymentRequired);
     assert_eq!(
         d.payment.as_ref().and_then(|p| p.required_plan.as_deref()),
         Some("enterprise")
     );
     g.bench_function("decide_402_with_tier_trial", |b| {
-        b.iter(|| engine.decide(&gated).expect("decision"))
+        b.iter(|| engine.decide(Ask::Input(&gated)).expect("decision"))
     });
 
     g.bench_function("json_out_402", |b| {

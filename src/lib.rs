@@ -13,8 +13,11 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod model;
+pub mod org;
 pub mod plans;
+pub mod startup;
 pub mod store;
 pub mod strict_json;
+pub mod watch;
 
 pub use error::{Error, Result};

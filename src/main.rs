@@ -22,8 +22,8 @@ fn main() -> std::process::ExitCode {
         Some(Command::Serve(args)) => args,
         Some(Command::Validate(args)) => return tollgate::cli::validate(&args).into(),
         Some(Command::Test(args)) => return tollgate::cli::test::run(&args).into(),
-        Some(Command::Check(args)) => return tollgate::cli::check::run(&args).into(),
-        Some(Command::Import(args)) => return tollgate::cli::import::run(&args).into(),
+        Some(Command::Check(args)) => return tollgate::cli::check::run(args).into(),
+        Some(Command::Import(args)) => return tollgate::cli::import::run(args).into(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// Parses a request body: 400 `MALFORMED_JSON` when it is not JSON, 400 `DUPLICATE_KEY` when
 /// an object (at any depth) names a key twice.
@@ -22,13 +22,13 @@ pub fn parse(body: &[u8]) -> Result<Value> {
     .deserialize(&mut de)
     .and_then(|v| de.end().map(|()| v));
     match (parsed, duplicate.into_inner()) {
-        (_, Some(key)) => Err(Error::malformed(
-            "DUPLICATE_KEY",
+        (_, Some(key)) => Err(Error::new(
+            Code::DuplicateKey,
             format!("the body names the key `{key}` twice in one object"),
         )),
         (Ok(v), None) => Ok(v),
-        (Err(e), None) => Err(Error::malformed(
-            "MALFORMED_JSON",
+        (Err(e), None) => Err(Error::new(
+            Code::MalformedJson,
             format!("the body is not valid JSON: {e}"),
         )),
     }
@@ -120,7 +120,7 @@ mod tests {
     fn code(body: &str) -> &'static str {
         match parse(body.as_bytes()) {
             Ok(_) => "ok",
-            Err(Error::Malformed { code, .. }) => code,
+            Err(Error::Rejected { code, .. }) => code.name(),
             Err(_) => "other",
         }
     }

@@ -1,12 +1,12 @@
 //! `tollgate check`: one decision against a store file, with `--explain` saying why.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
-use super::{Exit, ModelArgs};
-use crate::engine::{DecisionInput, Engine, EngineSettings, Outcome};
-use crate::error::{Error, Result};
+use super::Exit;
+use crate::config::{StoreArgs, Tokens};
+use crate::engine::{Ask, DecisionInput, Engine, Outcome};
+use crate::error::{Code, Error, Result};
+use crate::model::{Gate, Model};
 use crate::store::Store;
 
 /// Flags of `tollgate check`.
@@ -27,35 +27,22 @@ pub struct CheckArgs {
     /// Extra entities as a JSON array (entities the store lacks).
     #[arg(long, value_name = "JSON")]
     pub entities: Option<String>,
-    /// The store file to read.
-    #[arg(
-        long,
-        env = "TOLLGATE_DB",
-        default_value = "tollgate.db",
-        value_name = "FILE"
-    )]
-    pub db: PathBuf,
     /// Print why: the determining policies with file and line, the plan gate and the tier
     /// that would allow.
     #[arg(long)]
     pub explain: bool,
-    /// The model to use.
+    /// The store, model and plan settings, read exactly as `serve` reads them (flags, env,
+    /// `--config`), so `check` answers what the daemon answers.
     #[command(flatten)]
-    pub model: ModelArgs,
-    /// Upgrade URL template, as `serve` takes it, so `check` answers what the daemon answers.
-    #[arg(long, env = "TOLLGATE_UPGRADE_URL", value_name = "URL")]
-    pub upgrade_url: Option<String>,
-    /// Days a past-due org keeps its plan, as `serve` takes it [default: from the catalog].
-    #[arg(long, env = "TOLLGATE_PAST_DUE_GRACE_DAYS", value_name = "DAYS")]
-    pub past_due_grace_days: Option<i64>,
+    pub store: StoreArgs,
 }
 
 /// Parses `Type::"id"`, or the short `Type:id` (split at the last single colon).
 pub fn parse_uid(s: &str, what: &str) -> Result<cedar_policy::EntityUid> {
     if s.contains("::\"") {
         return s.parse().map_err(|e| {
-            Error::invalid(
-                "INVALID_UID",
+            Error::new(
+                Code::InvalidUid,
                 format!("{what} `{s}` is not an entity uid: {e}"),
             )
         });
@@ -69,9 +56,9 @@ pub fn parse_uid(s: &str, what: &str) -> Result<cedar_policy::EntityUid> {
         }
     }
     match split {
-        Some(i) => crate::engine::uid(&s[..i], &s[i + 1..]),
-        None => Err(Error::invalid(
-            "INVALID_UID",
+        Some(i) => crate::model::uid(&s[..i], &s[i + 1..]),
+        None => Err(Error::new(
+            Code::InvalidUid,
             format!("{what} `{s}` must look like `User::\"alice\"` or `User:alice`"),
         )),
     }
@@ -82,7 +69,7 @@ pub fn parse_action(s: &str) -> Result<cedar_policy::EntityUid> {
     if s.contains("::") || s.contains(':') {
         parse_uid(s, "action")
     } else {
-        crate::engine::uid("Action", s)
+        crate::model::uid("Action", s)
     }
 }
 
@@ -90,43 +77,39 @@ fn json_arg(s: &Option<String>, what: &str) -> Result<Option<serde_json::Value>>
     s.as_deref()
         .map(|t| {
             serde_json::from_str(t)
-                .map_err(|e| Error::malformed("MALFORMED_JSON", format!("{what} is not JSON: {e}")))
+                .map_err(|e| Error::new(Code::MalformedJson, format!("{what} is not JSON: {e}")))
         })
         .transpose()
 }
 
 /// Runs `check`: 0 allow, 2 deny, 3 payment required, 1 when no decision could be made.
-pub fn run(args: &CheckArgs) -> Exit {
+pub fn run(args: CheckArgs) -> Exit {
     match decide(args) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            1
+            Exit::Failure
         }
     }
 }
 
-fn decide(args: &CheckArgs) -> Result<Exit> {
-    if !args.db.exists() {
+fn decide(args: CheckArgs) -> Result<Exit> {
+    let settings = args.store.clone().resolve(Tokens::default())?;
+    if !settings.db.exists() {
         return Err(Error::StoreUnavailable(format!(
             "no database at `{}`",
-            args.db.display()
+            settings.db.display()
         )));
     }
-    let model = args.model.load()?;
-    let store = Store::open(&args.db)?;
-    let settings = EngineSettings {
-        upgrade_url: args.upgrade_url.clone(),
-        past_due_grace_days: args.past_due_grace_days,
-        ..EngineSettings::default()
-    };
-    let engine = Engine::new(model, store, settings);
+    let model = Model::load(&settings.model)?;
+    let store = Store::open(&settings.db)?;
+    let engine = Engine::new(model, store, settings.engine);
     let entities = match json_arg(&args.entities, "--entities")? {
         None => vec![],
         Some(serde_json::Value::Array(a)) => a,
         Some(_) => {
-            return Err(Error::invalid(
-                "INVALID_ENTITY",
+            return Err(Error::new(
+                Code::InvalidEntity,
                 "--entities must be a JSON array",
             ))
         }
@@ -138,7 +121,7 @@ fn decide(args: &CheckArgs) -> Result<Exit> {
         context: json_arg(&args.context, "--context")?,
         entities,
     };
-    let d = engine.decide(&input)?;
+    let d = engine.decide(Ask::Input(&input))?;
     let model = engine.model();
     if args.explain {
         println!(
@@ -165,8 +148,8 @@ fn decide(args: &CheckArgs) -> Result<Exit> {
             let gate = am
                 .and_then(|a| a.gates.get(&cedar_policy::PolicyId::new(r)))
                 .map(|g| match g {
-                    crate::engine::Gate::Feature(f) => format!("  plan gate: feature `{f}`"),
-                    crate::engine::Gate::Limit(t) => format!("  plan gate: limit `{t}`"),
+                    Gate::Feature(f) => format!("  plan gate: feature `{f}`"),
+                    Gate::Limit(t) => format!("  plan gate: limit `{t}`"),
                 })
                 .unwrap_or_default();
             println!("  {r}  ({origin}){gate}");
@@ -190,8 +173,8 @@ fn decide(args: &CheckArgs) -> Result<Exit> {
         println!("{}", crate::http::decision_json(&d));
     }
     Ok(match d.outcome {
-        Outcome::Allow => 0,
-        Outcome::Deny => 2,
-        Outcome::PaymentRequired => 3,
+        Outcome::Allow => Exit::Success,
+        Outcome::Deny => Exit::Deny,
+        Outcome::PaymentRequired => Exit::PaymentRequired,
     })
 }

@@ -30,30 +30,22 @@ use clap::Args;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Exit, ModelArgs};
-use crate::engine::{Engine, EngineSettings, Model};
-use crate::error::{Error, Result};
-use crate::store::{
-    now_unix, CustomRoleRow, InvitationRow, Limits, OrgCtx, OrgUpdate, Store, WorkspacePermissions,
-    Writer,
-};
+use super::Exit;
+use crate::config::{StoreArgs, Tokens};
+use crate::engine::Engine;
+use crate::error::{Code, Error, Result};
+use crate::model::Model;
+use crate::org::{Limits, OrgCtx, OrgUpdate};
+use crate::store::{now_unix, CustomRoleRow, InvitationRow, Store, WorkspacePermissions, Writer};
 
 /// Flags of `tollgate import`.
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
     /// JSON-lines file to load (`-` for standard input).
     pub file: PathBuf,
-    /// The store file to load into (created if missing).
-    #[arg(
-        long,
-        env = "TOLLGATE_DB",
-        default_value = "tollgate.db",
-        value_name = "FILE"
-    )]
-    pub db: PathBuf,
-    /// The model the data must fit.
+    /// The store, model and plan settings, read exactly as `serve` reads them.
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,21 +130,22 @@ struct UsageRec {
 }
 
 /// Runs `import`: 0 when everything was loaded, 1 when nothing was.
-pub fn run(args: &ImportArgs) -> Exit {
-    match import(args) {
-        Ok(()) => 0,
+pub fn run(args: ImportArgs) -> Exit {
+    match import(&args) {
+        Ok(()) => Exit::Success,
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!("nothing was imported");
-            1
+            Exit::Failure
         }
     }
 }
 
 fn import(args: &ImportArgs) -> Result<()> {
-    let model = args.model.load()?;
-    let store = Store::open(&args.db)?;
-    let engine = Engine::new(model, store, EngineSettings::default());
+    let settings = args.store.clone().resolve(Tokens::default())?;
+    let model = Model::load(&settings.model)?;
+    let store = Store::open(&settings.db)?;
+    let engine = Engine::new(model, store, settings.engine);
     let model = engine.model();
     let (reader, size): (Box<dyn BufRead>, u64) = if args.file.as_os_str() == "-" {
         (Box::new(std::io::stdin().lock()), 0)
@@ -183,18 +176,15 @@ fn import(args: &ImportArgs) -> Result<()> {
             if line.trim().is_empty() {
                 continue;
             }
-            let bad = |m: String| Error::invalid("INVALID_IMPORT", format!("line {n}: {m}"));
+            let bad = |m: String| Error::new(Code::InvalidImport, format!("line {n}: {m}"));
             let rec: Record = crate::strict_json::parse(line.as_bytes())
                 .and_then(|v| {
                     serde_json::from_value(v)
-                        .map_err(|e| Error::invalid("INVALID_IMPORT", e.to_string()))
+                        .map_err(|e| Error::new(Code::InvalidImport, e.to_string()))
                 })
                 .map_err(|e| bad(e.to_string()))?;
             let kind = record(w, ctx, &model, rec).map_err(|e| match e {
-                Error::Invalid { .. }
-                | Error::Conflict { .. }
-                | Error::NotFound(_)
-                | Error::PaymentRequired(_) => bad(e.to_string()),
+                Error::Rejected { .. } | Error::PaymentRequired(_) => bad(e.to_string()),
                 other => other,
             })?;
             *counts.entry(kind).or_default() += 1;
@@ -242,7 +232,7 @@ fn record(w: &Writer<'_>, ctx: OrgCtx<'_>, model: &Model, rec: Record) -> Result
                 &inv.expires_at,
                 &time::format_description::well_known::Rfc3339,
             )
-            .map_err(|e| Error::invalid("INVALID_TIME", format!("`expires_at`: {e}")))?
+            .map_err(|e| Error::new(Code::InvalidTime, format!("`expires_at`: {e}")))?
             .unix_timestamp();
             let row = InvitationRow {
                 id: inv.id,
@@ -259,7 +249,7 @@ fn record(w: &Writer<'_>, ctx: OrgCtx<'_>, model: &Model, rec: Record) -> Result
         }
         Record::WorkspaceMember(m) => {
             let Some(ws) = w.workspace(&m.workspace)? else {
-                return Err(Error::NotFound(format!(
+                return Err(Error::not_found(format!(
                     "workspace `{}` is not defined before this line",
                     m.workspace
                 )));
@@ -282,8 +272,8 @@ fn record(w: &Writer<'_>, ctx: OrgCtx<'_>, model: &Model, rec: Record) -> Result
             "usage"
         }
         Record::Entity(v) => {
-            for e in crate::engine::parse_entities(model, std::slice::from_ref(&v))? {
-                crate::engine::store_entity(w, model, &e)?;
+            for e in crate::engine::input::parse_entities(model, std::slice::from_ref(&v))? {
+                crate::org::store_entity(w, model, &e)?;
             }
             "entities"
         }

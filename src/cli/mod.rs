@@ -1,20 +1,18 @@
-//! Command-line entry points, called by the thin `main.rs`: `serve` (the default), and the
-//! admin's tools `validate`, `test` and `check`, which work on files without a daemon.
+//! Command-line entry points, called by the thin `main.rs`: `serve` (the default, through
+//! `startup`), and the admin's tools `validate`, `test`, `check` and `import`, which work on
+//! files without a daemon.
 
 pub mod check;
 pub mod import;
 pub mod test;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
 use clap::{Parser, Subcommand};
 
 pub use crate::config::ModelArgs;
-use crate::config::ServeArgs;
-use crate::engine::{Model, ModelPaths, ModelSources};
-use crate::error::{Error, Result};
-use crate::http::Application;
+use crate::config::{ServeArgs, Tokens};
+use crate::error::Result;
+use crate::model::Model;
+use crate::startup::Application;
 
 pub use check::CheckArgs;
 pub use test::TestArgs;
@@ -51,135 +49,55 @@ pub enum Command {
     Import(import::ImportArgs),
 }
 
-impl ModelArgs {
-    /// The paths as the engine takes them.
-    pub fn paths(&self) -> ModelPaths {
-        ModelPaths {
-            policies: self.policies.clone(),
-            schema: self.schema.clone(),
-            plans: self.plans.clone(),
-        }
-    }
+/// Reads and builds the model the flags name.
+pub fn load_model(args: &ModelArgs) -> Result<Model> {
+    Model::load(&args.paths())
+}
 
-    /// Which files the model comes from, in one line: a command run without flags tests the
-    /// model built into the binary, not the files an admin just edited, and must say so.
-    pub fn describe(&self) -> String {
-        let part = |p: &Option<std::path::PathBuf>, what: &str| match p {
-            Some(p) => p.display().to_string(),
-            None => format!("embedded {what}"),
-        };
-        let line = format!(
-            "model: {}, {}, {}",
-            part(&self.policies, "policies"),
-            part(&self.schema, "schema"),
-            part(&self.plans, "plan catalog")
-        );
-        if self.policies.is_none() && self.schema.is_none() && self.plans.is_none() {
-            line + " (pass --policies/--schema/--plans or TOLLGATE_* to use your files)"
-        } else {
-            line
-        }
-    }
+/// How a command ended: the process exit code, one name per meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done: the model loads, every test passed, the import landed, the decision is allow.
+    Success,
+    /// Could not do it: a bad flag, file or model, a failed test, an import that wrote nothing.
+    Failure,
+    /// `check`: the decision is deny (403).
+    Deny,
+    /// `check`: the decision is payment required (402).
+    PaymentRequired,
+}
 
-    /// Reads and builds the model.
-    pub fn load(&self) -> Result<Model> {
-        Model::build(&ModelSources::read(&self.paths())?)
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(match e {
+            Exit::Success => 0,
+            Exit::Failure => 1,
+            Exit::Deny => 2,
+            Exit::PaymentRequired => 3,
+        })
     }
 }
 
-/// How a command ended, as the process exit code.
-pub type Exit = u8;
-
 /// `tollgate validate`: 0 when the model loads, 1 otherwise.
 pub fn validate(args: &ModelArgs) -> Exit {
-    match args.load() {
+    match load_model(args) {
         Ok(model) => {
             for w in &model.warnings {
                 eprintln!("{w}");
             }
             println!("ok: {}", model.summary());
-            0
+            Exit::Success
         }
         Err(e) => {
             eprintln!("{e}");
             eprintln!("validation failed");
-            1
+            Exit::Failure
         }
     }
-}
-
-/// Path of the generated admin token file for a database path: `<db stem>.admin-token`
-/// beside it.
-pub fn token_path(db: &Path) -> PathBuf {
-    let stem = db
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "tollgate".into());
-    db.with_file_name(format!("{stem}.admin-token"))
-}
-
-/// Reads the generated admin token, creating it (mode 0600) on first start. A token file that
-/// others can read is refused: the token would no longer be a secret.
-pub fn admin_token_file(db: &Path) -> Result<(String, PathBuf)> {
-    // An absolute path, so the printed location is right whatever the reader's directory.
-    let path = token_path(&std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf()));
-    if let Ok(meta) = std::fs::metadata(&path) {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if meta.permissions().mode() & 0o077 != 0 {
-                return Err(Error::Config(format!(
-                    "the admin token file `{}` is readable by others; `chmod 600` it or remove it",
-                    path.display()
-                )));
-            }
-        }
-        let t = std::fs::read_to_string(&path)
-            .map_err(|e| Error::io(format!("cannot read `{}`", path.display()), e))?;
-        let t = t.trim().to_string();
-        if t.len() >= 16 {
-            return Ok((t, path));
-        }
-        let _ = meta;
-    }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Internal(format!("no randomness for the admin token: {e}")))?;
-    let token = hex::encode(bytes);
-    // Write beside, then rename: a crash never leaves a half-written token file.
-    let tmp = path.with_extension("admin-token.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let write = |tmp: &Path| -> std::io::Result<()> {
-        let mut f = opts.open(tmp)?;
-        f.write_all(token.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(tmp, &path)
-    };
-    write(&tmp).map_err(|e| {
-        Error::io(
-            format!("cannot write the admin token file `{}`", path.display()),
-            e,
-        )
-    })?;
-    Ok((token, path))
 }
 
 /// Runs `serve`: builds the application, prints where it listens, serves until a signal.
 pub async fn serve(args: ServeArgs) -> Result<()> {
-    let settings = args.resolve()?;
-    let app = Application::build(settings)?;
-    if let Some(p) = &app.token_file {
-        println!("admin token file: {}", p.display());
-    }
-    println!("listening on http://{}", app.addr());
-    let _ = std::io::stdout().flush();
-    tracing::info!(addr = %app.addr(), "listening");
-    app.run_until_stopped().await
+    let settings = args.resolve(Tokens::from_env())?;
+    Application::build(settings)?.serve().await
 }

@@ -34,13 +34,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::check::{parse_action, parse_uid};
-use super::{Exit, ModelArgs};
-use crate::engine::{DecisionInput, Engine, EngineSettings, Model, Outcome};
+use super::{load_model, Exit, ModelArgs};
+use crate::engine::{Ask, DecisionInput, Engine, EngineSettings, Outcome};
 use crate::error::{Error, Result};
 use crate::http::outcome_name;
-use crate::store::{
-    now_unix, CustomRoleRow, InvitationRow, Limits, OrgUpdate, Store, WorkspaceAccessRow,
-};
+use crate::model::Model;
+use crate::org::{Limits, OrgUpdate};
+use crate::store::{now_unix, CustomRoleRow, InvitationRow, Store, WorkspaceAccessRow};
 
 /// Flags of `tollgate test`.
 #[derive(Debug, Clone, Args)]
@@ -204,18 +204,18 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 /// Runs `test`: prints one line per case and a `N passed, N failed` summary; 0 when all pass.
 pub fn run(args: &TestArgs) -> Exit {
     println!("{}", args.model.describe());
-    let model = match args.model.load() {
+    let model = match load_model(&args.model) {
         Ok(m) => Arc::new(m),
         Err(e) => {
             eprintln!("{e}");
-            return 1;
+            return Exit::Failure;
         }
     };
     let files = match collect(&args.paths) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
-            return 1;
+            return Exit::Failure;
         }
     };
     let (mut passed, mut failed) = (0usize, 0usize);
@@ -253,7 +253,11 @@ pub fn run(args: &TestArgs) -> Exit {
         }
     }
     println!("{passed} passed, {failed} failed");
-    u8::from(failed > 0)
+    if failed > 0 {
+        Exit::Failure
+    } else {
+        Exit::Success
+    }
 }
 
 fn run_file(path: &Path, model: &Arc<Model>) -> Result<Vec<(String, Option<String>)>> {
@@ -284,7 +288,7 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
     let template = engine.upgrade_template(&model);
     let now = now_unix();
     let ctx = engine.org_ctx(&model, &template, now);
-    let entities = crate::engine::parse_entities(&model, &file.entities)?;
+    let entities = crate::engine::input::parse_entities(&model, &file.entities)?;
     engine.store().write(|w| {
         for (id, o) in &file.orgs {
             w.upsert_org(
@@ -370,7 +374,7 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
         }
         // After the orgs and workspaces: an entity's org-model parents must exist.
         for e in &entities {
-            crate::engine::store_entity(w, &model, e)?;
+            crate::org::store_entity(w, &model, e)?;
         }
         Ok(())
     })
@@ -388,7 +392,7 @@ fn check_case(engine: &Engine, case: &Case) -> std::result::Result<(), String> {
         })
     })()
     .map_err(|e| format!("the case is invalid: {e}"))?;
-    let d = engine.decide(&input).map_err(|e| {
+    let d = engine.decide(Ask::Input(&input)).map_err(|e| {
         format!(
             "- decision: {}\n+ error: {e}",
             outcome_name(case.expect.outcome())

@@ -8,14 +8,11 @@ use std::sync::Arc;
 use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
 use serde_json::Value;
 
-use super::cache::OrgCache;
-use crate::error::{Error, Result};
-use crate::model::{role_set_entity, uid, Model, BUILTIN_ROLES};
-use crate::store::{OrgCtx, OrgState, Reader, Store, WorkspaceRow};
-
-/// Upper bound on entities in one slice: a policy graph deeper than this is a modelling error,
-/// and failing closed beats reading half the store.
-pub const MAX_SLICE: usize = 10_000;
+use super::OrgCache;
+use crate::error::{Code, Error, Result};
+use crate::model::{role_set_entity, uid, Model, BUILTIN_ROLES, MAX_SLICE};
+use crate::org::{OrgCtx, OrgState, CUSTOM_ROLES};
+use crate::store::{Reader, Store, WorkspaceRow};
 
 /// The entities of one request, with the org (if any) kept apart so its plan can be swapped
 /// when looking for the tier that would allow the request.
@@ -68,7 +65,7 @@ pub fn custom_roles_paid(model: &Model, tier: &str) -> bool {
     model
         .catalog
         .tier(tier)
-        .is_some_and(|t| t.features.contains(crate::store::CUSTOM_ROLES))
+        .is_some_and(|t| t.features.contains(CUSTOM_ROLES))
 }
 
 impl Slice {
@@ -145,13 +142,13 @@ impl Slice {
     /// ending), which change only the org's own state; that is read again here, from the org
     /// cache when current. `false` when anything else the slice read has changed meanwhile:
     /// the caller builds it again rather than mix two versions of the data.
-    pub fn refresh_org(
-        &mut self,
-        store: &Store,
-        orgs: &OrgCache,
-        model: &Model,
-        ctx: OrgCtx<'_>,
-    ) -> Result<bool> {
+    pub fn refresh_org(&mut self, src: &Sources<'_>) -> Result<bool> {
+        let Sources {
+            store,
+            orgs,
+            model,
+            ctx,
+        } = *src;
         let Some(org) = &self.org else {
             return Ok(true);
         };
@@ -164,14 +161,22 @@ impl Slice {
             (stripe, store.stripe_version(stripe)),
             (usage, store.stripe_version(usage)),
         ];
-        let state = match orgs.get_org(&id, model.generation, store, ctx.now) {
+        let current = |s| store.stripe_version(s);
+        let state = match orgs.get(id.as_str(), model.generation, current, ctx.now) {
             Some(s) => s,
             None => {
                 let Some(s) = store.read_after_check(|r| r.org_state(ctx, &id))? else {
                     return Ok(false);
                 };
                 let s = Arc::new(s);
-                orgs.put_org(&id, model.generation, versions, s.clone());
+                let until = s.valid_until;
+                orgs.put(
+                    id.clone(),
+                    model.generation,
+                    versions.to_vec(),
+                    until,
+                    s.clone(),
+                );
                 s
             }
         };
@@ -224,7 +229,7 @@ pub fn cache_key(
     resource: &EntityUid,
     context: &Value,
     provided: &[(Entity, Value)],
-) -> Option<super::cache::Key> {
+) -> Option<String> {
     if !provided.is_empty() {
         return None;
     }
@@ -244,7 +249,7 @@ pub fn cache_key(
             }
         }
     }
-    Some(super::cache::Key(k.into_bytes()))
+    Some(k)
 }
 
 /// Collects entity uids referenced anywhere in a JSON value: `{"__entity": {...}}` escapes and
@@ -303,7 +308,7 @@ pub struct OrgRead {
 
 struct Builder<'m, 'r, 'c> {
     store: &'m crate::store::Store,
-    orgs: &'m super::cache::OrgCache,
+    orgs: &'m OrgCache,
     model: &'m Model,
     deps: Vec<(usize, u64)>,
     usage_deps: Vec<(usize, u64)>,
@@ -338,7 +343,10 @@ impl Builder<'_, '_, '_> {
             let usage_version = self.store.stripe_version(usage);
             self.usage_deps.push((usage, usage_version));
             let (generation, now) = (self.model.generation, self.ctx.now);
-            let cached = self.orgs.get_org(id, generation, self.store, now);
+            let store = self.store;
+            let cached = self
+                .orgs
+                .get(id, generation, |s| store.stripe_version(s), now);
             let state = match cached {
                 Some(s) => Some(s),
                 None => self.reader.org_state(self.ctx, id)?.map(|s| {
@@ -578,30 +586,56 @@ impl Builder<'_, '_, '_> {
     }
 }
 
+/// What a slice is read with: the store (for stripe versions), the org cache, the model and
+/// the org context of the moment.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The org cache, consulted before reading an org's rows.
+    pub orgs: &'a OrgCache,
+    /// The model the decision started with.
+    pub model: &'a Model,
+    /// Catalog, grace period and time.
+    pub ctx: OrgCtx<'a>,
+}
+
+/// What a slice is built for: the request's principal and resource, its context (whose entity
+/// references are followed) and the entities it brings.
+pub struct Wanted<'a> {
+    /// Who acts.
+    pub principal: &'a EntityUid,
+    /// On what.
+    pub resource: &'a EntityUid,
+    /// The context JSON.
+    pub context: &'a Value,
+    /// The request's own entities, parsed, each with its JSON.
+    pub provided: Vec<(Entity, Value)>,
+}
+
 /// Builds the slice for one request; also returns the org states it read from the store
 /// (the caller caches them only if no version moved meanwhile, see `Store::version_mark`).
-#[allow(clippy::too_many_arguments)]
 pub fn build(
-    store: &crate::store::Store,
-    orgs: &super::cache::OrgCache,
-    model: &Model,
+    src: &Sources<'_>,
     reader: &Reader<'_>,
-    ctx: OrgCtx<'_>,
-    principal: &EntityUid,
-    resource: &EntityUid,
-    context: &Value,
-    provided: Vec<(Entity, Value)>,
+    wanted: Wanted<'_>,
 ) -> Result<(Slice, Vec<OrgRead>)> {
+    let Wanted {
+        principal,
+        resource,
+        context,
+        provided,
+    } = wanted;
     let mut b = Builder {
-        store,
-        orgs,
-        model,
+        store: src.store,
+        orgs: src.orgs,
+        model: src.model,
         deps: Vec::new(),
         usage_deps: Vec::new(),
         org_reads: Vec::new(),
         weight: 0,
         reader,
-        ctx,
+        ctx: src.ctx,
         provided: provided
             .into_iter()
             .map(|(e, v)| (e.uid(), (e, v)))
@@ -635,8 +669,8 @@ pub fn build(
         lineage_orgs.extend(f.workspace.as_ref().map(|w| w.org.as_str()));
     }
     if lineage_orgs.len() > 1 {
-        return Err(Error::invalid(
-            "CROSS_ORG_PARENTS",
+        return Err(Error::new(
+            Code::CrossOrgParents,
             format!("the resource `{resource}` is under more than one org"),
         ));
     }
@@ -681,7 +715,7 @@ pub fn build(
     // Phase 2: everything else reachable from the principal, the context and policy literals.
     let mut roots = vec![principal.clone()];
     json_refs(context, &mut roots);
-    roots.extend(model.literal_uids.iter().cloned());
+    roots.extend(src.model.literal_uids.iter().cloned());
     let mut queue: VecDeque<(EntityUid, bool)> = roots.into_iter().map(|u| (u, false)).collect();
     for f in fetched.values().flatten() {
         queue.extend(f.refs.iter().map(|r| (r.clone(), !f.provided)));
@@ -712,8 +746,8 @@ pub fn build(
             })
         };
         if let Some(p) = f.parents.iter().chain(&f.refs).find(placing) {
-            return Err(Error::invalid(
-                "PROVIDED_ANCESTOR",
+            return Err(Error::new(
+                Code::ProvidedAncestor,
                 format!(
                     "request entity `{p}`, with parents of its own, is named by the stored \
                      entity `{u}`; only the store places what stored entities name"
@@ -747,7 +781,7 @@ pub fn build(
             if view.is_empty() {
                 match stored.and_then(|f| f.entity) {
                     // Not a member: whatever membership the entity data claims is dropped.
-                    Some(e) if super::VIEW_ATTRS.iter().any(|a| e.attr(a).is_some()) => {
+                    Some(e) if super::input::VIEW_ATTRS.iter().any(|a| e.attr(a).is_some()) => {
                         entities.push(merge_attrs(&e, vec![])?)
                     }
                     Some(e) => entities.push(e),
@@ -817,7 +851,7 @@ fn merge_attrs(e: &Entity, view: Vec<(String, RestrictedExpression)>) -> Result<
     let internal = |e: &dyn std::fmt::Display| Error::Internal(e.to_string());
     let mut json = e.to_json_value().map_err(|e| internal(&e))?;
     if let Some(Value::Object(attrs)) = json.get_mut("attrs") {
-        for a in super::VIEW_ATTRS {
+        for a in super::input::VIEW_ATTRS {
             attrs.remove(a);
         }
     }
@@ -845,11 +879,11 @@ fn merge_attrs(e: &Entity, view: Vec<(String, RestrictedExpression)>) -> Result<
 /// ones cannot, their writes refuse it), which is bad input, not a bug.
 fn entities_error(e: cedar_policy::entities_errors::EntitiesError) -> Error {
     match e {
-        cedar_policy::entities_errors::EntitiesError::TransitiveClosureError(_) => Error::invalid(
-            "PARENT_CYCLE",
+        cedar_policy::entities_errors::EntitiesError::TransitiveClosureError(_) => Error::new(
+            Code::ParentCycle,
             format!(
                 "the request's entities form a parent cycle: {}",
-                super::render(&e)
+                crate::model::render(&e)
             ),
         ),
         other => Error::Internal(format!("slice: {other}")),
@@ -868,8 +902,8 @@ fn not_found(u: &EntityUid, principal: &EntityUid) -> String {
 }
 
 fn too_large() -> Error {
-    Error::invalid(
-        "SLICE_TOO_LARGE",
+    Error::new(
+        Code::SliceTooLarge,
         format!("the request reaches more than {MAX_SLICE} entities"),
     )
 }

@@ -1,78 +1,82 @@
-//! The one place where an [`Error`] becomes an HTTP status and a `{code, message}` body.
+//! The one place where a failure becomes an HTTP status and a `{code, message}` body: the web
+//! layer's own failures (credentials, body size and type, method) beside the core's [`Error`],
+//! and the single match from a code's [`Kind`] to its status.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::error::Error;
+use crate::error::{Code, Error, Kind};
 
-fn sqlite_unavailable(e: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode::*;
-    matches!(
-        e.sqlite_error_code(),
-        Some(
-            DatabaseBusy
-                | DatabaseLocked
-                | SystemIoFailure
-                | DatabaseCorrupt
-                | DiskFull
-                | CannotOpen
-                | ReadOnly
-                | NotADatabase
-                | FileLockingProtocolFailed
-                | OutOfMemory
-        )
-    )
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// A failure of the core (bad input, a plan limit, the store, the model).
+    #[error(transparent)]
+    Core(#[from] Error),
+    /// No credential, or a credential that does not match.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The body is larger than the configured limit.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body is not `application/json`.
+    #[error("content type must be `application/json`")]
+    UnsupportedMediaType,
 }
 
-impl Error {
-    /// Status and stable code for this error.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+/// A handler's result.
+pub type HttpResult<T> = std::result::Result<T, HttpError>;
+
+/// The status every code of a kind answers with.
+pub fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Malformed => StatusCode::BAD_REQUEST,
+        Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+        Kind::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Kind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+impl HttpError {
+    /// The stable code of this failure.
+    pub fn code(&self) -> Code {
         match self {
-            Error::Malformed { code, .. } => (StatusCode::BAD_REQUEST, code),
-            Error::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            Error::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-            Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
-            Error::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
-            }
-            Error::PaymentRequired(_) => (StatusCode::PAYMENT_REQUIRED, "PLAN_LIMIT_REACHED"),
-            Error::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE"),
-            // The store cannot serve (I/O, full disk, read-only, busy, corrupt): 503. Anything
-            // else SQLite reports (a constraint, a misuse) is a bug: 500.
-            Error::Sqlite(e) if sqlite_unavailable(e) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE")
-            }
-            Error::Sqlite(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
-            Error::PoliciesUnavailable(_) | Error::PolicyLoad(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "POLICIES_UNAVAILABLE")
-            }
-            Error::Config(_) | Error::Io { .. } | Error::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
-            }
+            HttpError::Core(e) => e.code(),
+            HttpError::Unauthorized(_) => Code::Unauthorized,
+            HttpError::PayloadTooLarge { .. } => Code::PayloadTooLarge,
+            HttpError::UnsupportedMediaType => Code::UnsupportedMediaType,
         }
     }
 
     /// The JSON body: `{code, message}`, or the payment object for a 402.
     pub fn body(&self) -> serde_json::Value {
-        let (status, code) = self.status_and_code();
+        let code = self.code();
         match self {
-            Error::PaymentRequired(p) => serde_json::to_value(p)
-                .unwrap_or_else(|_| json!({"code": code, "message": "payment required"})),
-            _ if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE => {
-                // The cause goes to the log, not to the client.
-                json!({"code": code, "message": "internal error; see the server log"})
+            HttpError::Core(Error::PaymentRequired(p)) => serde_json::to_value(p)
+                .unwrap_or_else(|_| json!({"code": code.name(), "message": "payment required"})),
+            // The cause goes to the log, not to the client.
+            _ if code.kind() == Kind::Internal => {
+                json!({"code": code.name(), "message": "internal error; see the server log"})
             }
-            _ => json!({"code": code, "message": self.to_string()}),
+            _ => json!({"code": code.name(), "message": self.to_string()}),
         }
     }
 }
 
-impl ResponseError for Error {
+impl ResponseError for HttpError {
     fn status_code(&self) -> StatusCode {
-        self.status_and_code().0
+        status_of(self.code().kind())
     }
 
     fn error_response(&self) -> HttpResponse {

@@ -3,8 +3,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::error::HttpResult as Result;
 use super::AppState;
-use crate::error::Result;
+use crate::error::Code;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
@@ -27,7 +28,8 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
         return Err(crate::error::Error::StoreUnavailable(format!(
             "the store is not writable: {}",
             state.engine.store().health_reason()
-        )));
+        ))
+        .into());
     }
     Ok(HttpResponse::Ok()
         .json(json!({"status": "ready", "policies": state.engine.model().version})))
@@ -69,7 +71,7 @@ async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     let query =
         web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
             .map_err(|e| {
-                crate::error::Error::malformed("MALFORMED_QUERY", format!("query string: {e}"))
+                crate::error::Error::new(Code::MalformedQuery, format!("query string: {e}"))
             })?;
     let mut force = false;
     for (k, v) in query.iter() {
@@ -77,12 +79,13 @@ async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             ("force", "true" | "1") => force = true,
             ("force", "false" | "0") => force = false,
             _ => {
-                return Err(crate::error::Error::malformed(
-                    "MALFORMED_QUERY",
+                return Err(crate::error::Error::new(
+                    Code::MalformedQuery,
                     format!(
                         "`{k}={v}` is not understood: the only parameter is `force=true|false`"
                     ),
-                ))
+                )
+                .into())
             }
         }
     }
@@ -98,9 +101,9 @@ async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             "changed": r.changed,
         }))),
         Err(crate::error::Error::PolicyLoad(msg)) => {
-            Err(crate::error::Error::invalid("RELOAD_REJECTED", msg))
+            Err(crate::error::Error::new(Code::ReloadRejected, msg).into())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 

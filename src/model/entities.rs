@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::plans::{RoleDef, Tier};
 
 /// `Plan::"<tier>"`: features as an attribute, limits as tags (absent tag = unlimited).
@@ -35,8 +35,8 @@ pub(super) fn plan_entity(tier: &Tier) -> Result<Entity> {
 /// Builds an entity uid from a type name and an id (any Unicode, empty allowed).
 pub fn uid(type_name: &str, id: &str) -> Result<EntityUid> {
     let t = EntityTypeName::from_str(type_name).map_err(|e| {
-        Error::invalid(
-            "INVALID_ENTITY_TYPE",
+        Error::new(
+            Code::InvalidEntityType,
             format!("`{type_name}` is not an entity type name: {e}"),
         )
     })?;

@@ -26,6 +26,10 @@ use cedar_policy::{
 use crate::error::{Error, Result};
 use crate::plans::Catalog;
 
+/// Upper bound on entities in one slice: a policy graph deeper than this is a modelling error,
+/// and failing closed beats reading half the store.
+pub const MAX_SLICE: usize = 10_000;
+
 /// Where a policy was read from.
 #[derive(Debug, Clone)]
 pub struct PolicyOrigin {
@@ -74,6 +78,11 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 impl Model {
+    /// Reads the model's files (or the embedded defaults) and builds it.
+    pub fn load(paths: &ModelPaths) -> Result<Model> {
+        Model::build(&ModelSources::read(paths)?)
+    }
+
     /// Parses and strictly validates a model: schema, policies against the schema, and the plan
     /// catalog against the policies. Errors are rendered with file, line, column and a caret
     /// excerpt, all of them at once.

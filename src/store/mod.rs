@@ -14,10 +14,8 @@
 //! the version stripes they name; a change the log does not explain bumps every stripe. So a
 //! cached answer is never served after a commit that returned before the decision began.
 
-mod org;
 mod queries;
 
-pub use org::*;
 pub use queries::*;
 
 use std::fs::File;

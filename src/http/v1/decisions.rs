@@ -1,4 +1,4 @@
-//! `/v1/authorize`, `/v1/authorize/batch`, `/v1/permissions`.
+//! `/v1/authorize`, `/v1/authorize/batch`, `/v1/permissions`: the decision API.
 //!
 //! Decisions run inline on the worker: one slice read (microseconds, never waiting on the
 //! writer under WAL) and one Cedar evaluation cost less than a hop to a blocking pool.
@@ -7,18 +7,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::wire::{
-    context_field, decision_input, decision_json, deny_unknown, entities_field, error_slot, object,
-    parse_uid,
-};
-use super::{parse_json, read_bytes, read_json, require_json, AppState};
-use crate::error::{Error, Result};
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/authorize", web::post().to(authorize))
-        .route("/v1/authorize/batch", web::post().to(batch))
-        .route("/v1/permissions", web::post().to(permissions));
-}
+use crate::engine::input::{context_field, deny_unknown, entities_field, object, parse_uid};
+use crate::engine::Ask;
+use crate::error::{Code, Error};
+use crate::http::body::{read_bytes, read_json, require_json};
+use crate::http::error::HttpResult as Result;
+use crate::http::wire::{decision_json, error_slot};
+use crate::http::AppState;
 
 fn mirror(req: &HttpRequest) -> bool {
     web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
@@ -26,7 +21,7 @@ fn mirror(req: &HttpRequest) -> bool {
         .unwrap_or(false)
 }
 
-async fn authorize(
+pub(super) async fn authorize(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
@@ -34,14 +29,9 @@ async fn authorize(
     state.require_decision(&req)?;
     let body = read_bytes(&req, body, state.max_decision_body).await?;
     require_json(&req)?;
-    // A proxy repeats the same bodies: answer those from the cache before any parsing.
-    let decision = match state.engine.cached_raw(&body)? {
-        Some(d) => d,
-        None => {
-            let input = decision_input(parse_json(&req, &body)?)?;
-            state.engine.decide_after_miss(&input, &body)?
-        }
-    };
+    // A proxy repeats the same bodies: the engine answers those from the cache before any
+    // parsing.
+    let decision = state.engine.decide(Ask::Body(&body))?;
     let status = if mirror(&req) {
         StatusCode::from_u16(decision.outcome.status()).unwrap_or(StatusCode::FORBIDDEN)
     } else {
@@ -50,7 +40,7 @@ async fn authorize(
     Ok(HttpResponse::build(status).json(decision_json(&decision)))
 }
 
-async fn batch(
+pub(super) async fn batch(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
@@ -61,33 +51,31 @@ async fn batch(
     let mut m = object(v, "a batch")?;
     deny_unknown(&m, &["requests"])?;
     let Some(Value::Array(items)) = m.remove("requests") else {
-        return Err(Error::invalid(
-            "MISSING_FIELD",
-            "`requests` must be an array",
-        ));
+        return Err(Error::new(Code::MissingField, "`requests` must be an array").into());
     };
     if items.len() > state.max_batch {
-        return Err(Error::invalid(
-            "BATCH_TOO_LARGE",
+        return Err(Error::new(
+            Code::BatchTooLarge,
             format!(
                 "a batch holds at most {} requests; this one has {}",
                 state.max_batch,
                 items.len()
             ),
-        ));
+        )
+        .into());
     }
     let mut results = Vec::with_capacity(items.len());
     for item in items {
-        let answer = decision_input(item).and_then(|input| state.engine.decide(&input));
+        let answer = state.engine.decide(Ask::Json(item));
         results.push(match answer {
             Ok(d) => decision_json(&d),
-            Err(e) => error_slot(&e),
+            Err(e) => error_slot(e),
         });
     }
     Ok(HttpResponse::Ok().json(json!({"results": results})))
 }
 
-async fn permissions(
+pub(super) async fn permissions(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
@@ -98,7 +86,7 @@ async fn permissions(
     deny_unknown(&m, &["principal", "resource", "context", "entities"])?;
     let get = |k: &str| {
         m.get(k)
-            .ok_or_else(|| Error::invalid("MISSING_FIELD", format!("`{k}` is required")))
+            .ok_or_else(|| Error::new(Code::MissingField, format!("`{k}` is required")))
     };
     let principal = parse_uid(get("principal")?, "principal")?;
     let resource = parse_uid(get("resource")?, "resource")?;

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
-use super::{Engine, ModelPaths};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::model::ModelPaths;
 
 /// Quiet time after the last relevant change before a reload.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);

@@ -1,15 +1,21 @@
-//! The built-in org model on top of the rows: an org's roles, its effective plan, its usage,
-//! and the writes that must respect seat and workspace limits inside their own transaction.
+//! The org rules: an org's roles, its effective plan and usage, and the writes (members,
+//! invitations, workspaces, custom roles, usage, stored entities) that must respect seat,
+//! quota and tenancy rules inside their own transaction. Shared by the data API, `tollgate
+//! import` and the policy-test fixtures: the one place these rules are written.
+
+mod entities;
+
+pub use entities::store_entity;
 
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{
+use crate::error::{Code, Error, Result};
+use crate::plans::{self, Catalog, RoleDef, SubscriptionStatus, Tier};
+use crate::store::{
     CustomRoleRow, InvitationRow, OrgRow, Reader, WorkspaceAccessRow, WorkspaceRow, Writer,
 };
-use crate::error::{Error, Result};
-use crate::plans::{self, Catalog, RoleDef, SubscriptionStatus, Tier};
 
 /// The plan feature that custom roles need (default-model.md: "Custom roles (plan feature
 /// `custom_roles`)"): defining one, and the powers a member holds through one.
@@ -172,13 +178,13 @@ impl Reader<'_> {
 
     fn require_org(&self, ctx: OrgCtx<'_>, org: &str) -> Result<OrgState> {
         self.org_state(ctx, org)?
-            .ok_or_else(|| Error::NotFound(format!("org `{org}` does not exist")))
+            .ok_or_else(|| Error::not_found(format!("org `{org}` does not exist")))
     }
 
     /// The org's row, for a rule that needs no more of its state (no limit to check).
-    fn require_org_row(&self, org: &str) -> Result<super::OrgRow> {
+    fn require_org_row(&self, org: &str) -> Result<OrgRow> {
         self.org(org)?
-            .ok_or_else(|| Error::NotFound(format!("org `{org}` does not exist")))
+            .ok_or_else(|| Error::not_found(format!("org `{org}` does not exist")))
     }
 
     /// A role the org can grant: built in, or one of its custom roles (seat bucket resolved).
@@ -193,8 +199,8 @@ impl Reader<'_> {
                 level: c.level,
                 permissions: c.permissions.into_iter().collect(),
             }),
-            None => Err(Error::invalid(
-                "UNKNOWN_ROLE",
+            None => Err(Error::new(
+                Code::UnknownRole,
                 format!("role `{role}` is neither built in nor defined for org `{org}`"),
             )),
         }
@@ -241,8 +247,8 @@ impl Writer<'_> {
             (None, None) => ctx.catalog.first_tier().name.clone(),
         };
         if ctx.catalog.tier(&plan).is_none() {
-            return Err(Error::invalid(
-                "UNKNOWN_PLAN",
+            return Err(Error::new(
+                Code::UnknownPlan,
                 format!("plan `{plan}` is not in the catalog"),
             ));
         }
@@ -252,8 +258,8 @@ impl Writer<'_> {
             (None, None) => "active".into(),
         };
         let parsed = SubscriptionStatus::parse(&status).ok_or_else(|| {
-            Error::invalid(
-                "INVALID_STATUS",
+            Error::new(
+                Code::InvalidStatus,
                 format!("subscription status `{status}` is not one of Stripe's statuses"),
             )
         })?;
@@ -268,8 +274,8 @@ impl Writer<'_> {
             .primary_owner
             .or_else(|| old.as_ref().and_then(|o| o.primary_owner.clone()));
         let Some(owner) = primary_owner.clone() else {
-            return Err(Error::invalid(
-                "PRIMARY_OWNER_REQUIRED",
+            return Err(Error::new(
+                Code::PrimaryOwnerRequired,
                 "a new org needs `primary_owner`",
             ));
         };
@@ -308,7 +314,7 @@ impl Writer<'_> {
         let row = self.require_org_row(org)?;
         let def = self.role_def(ctx, org, role)?;
         if row.primary_owner.as_deref() == Some(user) && role != "owner" {
-            return Err(Error::conflict("CONFLICT", format!(
+            return Err(Error::new(Code::Conflict, format!(
                 "`{user}` is the primary owner of `{org}`; transfer ownership before changing their role"
             )));
         }
@@ -361,13 +367,13 @@ impl Writer<'_> {
     pub fn remove_member(&self, ctx: OrgCtx<'_>, org: &str, user: &str) -> Result<()> {
         let row = self.require_org_row(org)?;
         if row.primary_owner.as_deref() == Some(user) {
-            return Err(Error::conflict(
-                "CONFLICT",
+            return Err(Error::new(
+                Code::Conflict,
                 format!("`{user}` is the primary owner of `{org}` and cannot be removed"),
             ));
         }
         let Some(old) = self.delete_member(org, user)? else {
-            return Err(Error::NotFound(format!(
+            return Err(Error::not_found(format!(
                 "`{user}` is not a member of `{org}`"
             )));
         };
@@ -391,8 +397,8 @@ impl Writer<'_> {
     ) -> Result<bool> {
         self.require_org_row(org)?;
         if inv.expires_at <= ctx.now {
-            return Err(Error::invalid(
-                "INVITATION_EXPIRED",
+            return Err(Error::new(
+                Code::InvitationExpired,
                 "`expires_at` is already past",
             ));
         }
@@ -424,7 +430,7 @@ impl Writer<'_> {
     pub fn revoke_invitation(&self, ctx: OrgCtx<'_>, org: &str, id: &str) -> Result<()> {
         self.require_org_row(org)?;
         if !self.delete_invitation(org, id)? {
-            return Err(Error::NotFound(format!(
+            return Err(Error::not_found(format!(
                 "invitation `{id}` does not exist in `{org}`"
             )));
         }
@@ -447,19 +453,19 @@ impl Writer<'_> {
     ) -> Result<String> {
         self.require_org_row(org)?;
         let Some(inv) = self.invitation(org, id)? else {
-            return Err(Error::NotFound(format!(
+            return Err(Error::not_found(format!(
                 "invitation `{id}` does not exist in `{org}`"
             )));
         };
         if inv.expires_at <= ctx.now {
-            return Err(Error::conflict(
-                "CONFLICT",
+            return Err(Error::new(
+                Code::Conflict,
                 format!("invitation `{id}` has expired"),
             ));
         }
         if self.member_role(org, user)?.is_some() {
-            return Err(Error::conflict(
-                "CONFLICT",
+            return Err(Error::new(
+                Code::Conflict,
                 format!("`{user}` is already a member of `{org}`"),
             ));
         }
@@ -489,8 +495,8 @@ impl Writer<'_> {
         let existing = self.workspace(id)?;
         if let Some(w) = &existing {
             if w.org != org {
-                return Err(Error::conflict(
-                    "CONFLICT",
+                return Err(Error::new(
+                    Code::Conflict,
                     format!("workspace `{id}` already belongs to another org"),
                 ));
             }
@@ -522,8 +528,8 @@ impl Writer<'_> {
     pub fn remove_workspace(&self, ctx: OrgCtx<'_>, org: &str, id: &str) -> Result<()> {
         self.require_org_row(org)?;
         if let Some((t, child)) = self.first_child("Workspace", id)? {
-            return Err(Error::conflict(
-                "WORKSPACE_NOT_EMPTY",
+            return Err(Error::new(
+                Code::WorkspaceNotEmpty,
                 format!(
                     "workspace `{id}` still holds stored entities (`{t}::{child:?}` among them); \
                      delete them or store them under another parent first"
@@ -531,7 +537,7 @@ impl Writer<'_> {
             ));
         }
         if !self.delete_workspace(org, id)? {
-            return Err(Error::NotFound(format!(
+            return Err(Error::not_found(format!(
                 "workspace `{id}` does not exist in `{org}`"
             )));
         }
@@ -557,22 +563,22 @@ impl Writer<'_> {
         match self.workspace(ws)? {
             Some(w) if w.org == org => {}
             _ => {
-                return Err(Error::NotFound(format!(
+                return Err(Error::not_found(format!(
                     "workspace `{ws}` does not exist in `{org}`"
                 )))
             }
         }
         if self.member_role(org, user)?.is_none() {
-            return Err(Error::invalid(
-                "NOT_A_MEMBER",
+            return Err(Error::new(
+                Code::NotAMember,
                 format!(
                     "`{user}` must be a member of `{org}` before joining one of its workspaces"
                 ),
             ));
         }
         if !matches!(access.role.as_str(), "admin" | "member" | "viewer") {
-            return Err(Error::invalid(
-                "UNKNOWN_ROLE",
+            return Err(Error::new(
+                Code::UnknownRole,
                 format!(
                     "workspace role `{}` must be admin, member or viewer",
                     access.role
@@ -601,13 +607,13 @@ impl Writer<'_> {
         match self.workspace(ws)? {
             Some(w) if w.org == org => {}
             _ => {
-                return Err(Error::NotFound(format!(
+                return Err(Error::not_found(format!(
                     "workspace `{ws}` does not exist in `{org}`"
                 )))
             }
         }
         if !self.delete_workspace_access(ws, user)? {
-            return Err(Error::NotFound(format!(
+            return Err(Error::not_found(format!(
                 "`{user}` is not a member of workspace `{ws}`"
             )));
         }
@@ -631,8 +637,8 @@ impl Writer<'_> {
         limits: Limits,
     ) -> Result<()> {
         if role.name.is_empty() || role.level < 1 {
-            return Err(Error::invalid(
-                "INVALID_ROLE",
+            return Err(Error::new(
+                Code::InvalidRole,
                 "a role needs a name and a level of at least 1",
             ));
         }
@@ -658,15 +664,15 @@ impl Writer<'_> {
             self.require_org_row(org)?;
         }
         if ctx.catalog.role(&role.name).is_some() {
-            return Err(Error::conflict(
-                "CONFLICT",
+            return Err(Error::new(
+                Code::Conflict,
                 format!("`{}` is a built-in role", role.name),
             ));
         }
         let top = ctx.catalog.roles.first().map(|r| r.level).unwrap_or(0);
         if role.level <= top {
-            return Err(Error::invalid(
-                "INVALID_ROLE",
+            return Err(Error::new(
+                Code::InvalidRole,
                 format!("a custom role ranks below owners: its level must be greater than {top}"),
             ));
         }
@@ -690,20 +696,20 @@ impl Writer<'_> {
     ) -> Result<()> {
         self.require_org_row(org)?;
         if !plans::is_resource_type(resource_type) {
-            return Err(Error::invalid(
-                "INVALID_RESOURCE_TYPE",
+            return Err(Error::new(
+                Code::InvalidResourceType,
                 format!("`{resource_type}` is not a resource type like `quota:project`"),
             ));
         }
         if Catalog::is_tollgate_counted(resource_type) {
-            return Err(Error::invalid(
-                "TOLLGATE_COUNTED",
+            return Err(Error::new(
+                Code::TollgateCounted,
                 format!("Tollgate counts `{resource_type}` itself; it cannot be set"),
             ));
         }
         if current < 0 {
-            return Err(Error::invalid(
-                "INVALID_USAGE",
+            return Err(Error::new(
+                Code::InvalidUsage,
                 "`current` must not be negative",
             ));
         }

@@ -1,0 +1,82 @@
+//! `/v1/entities`: generic Cedar entities, written under the org model's tenancy rules.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::write;
+use crate::engine;
+use crate::error::{Code, Error};
+use crate::http::error::HttpResult as Result;
+use crate::http::{body::read_json, AppState};
+use crate::model;
+
+pub(super) async fn put_entities(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    state.require_admin(&req)?;
+    let v = read_json(&req, body, state.max_data_body).await?;
+    let Value::Array(items) = v else {
+        return Err(Error::new(
+            Code::InvalidBody,
+            "the body must be an array of Cedar entities",
+        )
+        .into());
+    };
+    let model = state.engine.model();
+    let entities = engine::input::parse_entities(&model, &items)?;
+    let n = entities.len();
+    write(&state, move |w, ctx| {
+        for e in &entities {
+            crate::org::store_entity(w, &model, e)?;
+        }
+        w.audit(
+            None,
+            "entities.put",
+            "entities",
+            &json!({"count": n}),
+            ctx.now,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"written": n})))
+}
+
+pub(super) async fn get_entity(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    state.require_admin(&req)?;
+    let (t, id) = path.into_inner();
+    let uid = model::uid(&t, &id)?;
+    let json = state.engine.store().read(|r| r.entity_json(&t, &id))?;
+    match json {
+        Some(j) => Ok(HttpResponse::Ok().content_type("application/json").body(j)),
+        None => Err(Error::not_found(format!("no entity `{uid}`")).into()),
+    }
+}
+
+pub(super) async fn delete_entity(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    state.require_admin(&req)?;
+    let (t, id) = path.into_inner();
+    let uid = model::uid(&t, &id)?;
+    let found = write(&state, move |w, ctx| {
+        let found = w.delete_entity(&t, &id)?;
+        if found {
+            w.audit(None, "entity.delete", &uid.to_string(), &json!({}), ctx.now)?;
+        }
+        Ok(found)
+    })
+    .await?;
+    if found {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(Error::not_found("no such entity").into())
+    }
+}
