@@ -3,7 +3,10 @@
 //! Each benchmark checks its expected outcome once before timing.
 
 // A bench that cannot build its fixture has nothing to measure.
-#![allow(clippy::expect_used)]
+#![allow(
+    clippy::expect_used,
+    reason = "a bench that cannot build its fixture has nothing to measure"
+)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;

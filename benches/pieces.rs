@@ -3,7 +3,10 @@
 //! its tier trial, JSON out. Each checks its expected result before timing.
 
 // A bench that cannot build its fixture has nothing to measure.
-#![allow(clippy::expect_used)]
+#![allow(
+    clippy::expect_used,
+    reason = "a bench that cannot build its fixture has nothing to measure"
+)]
 
 use cedar_policy::{Authorizer, Context, Decision as CedarDecision, Request};
 use criterion::{criterion_group, criterion_main, Criterion};

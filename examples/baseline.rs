@@ -8,7 +8,10 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "parsed like a decision request, never read: the baseline only pays for the parse"
+)]
 struct Request {
     principal: serde_json::Value,
     action: serde_json::Value,
@@ -18,7 +21,10 @@ struct Request {
 }
 
 #[derive(Deserialize)]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "parsed like a decision request, never read: the baseline only pays for the parse"
+)]
 struct Batch {
     requests: Vec<Request>,
 }

@@ -208,6 +208,12 @@ pub enum Error {
     Internal(String),
 }
 
+impl From<crate::plans::CatalogError> for Error {
+    fn from(e: crate::plans::CatalogError) -> Self {
+        Error::PolicyLoad(e.to_string())
+    }
+}
+
 impl Error {
     /// A refusal with a stable code.
     pub fn new(code: Code, message: impl Into<String>) -> Self {

@@ -56,7 +56,10 @@ pub struct TestArgs {
 #[serde(deny_unknown_fields)]
 struct TestFile {
     #[serde(default)]
-    #[allow(dead_code)]
+    #[allow(
+        dead_code,
+        reason = "a test file may describe itself; nothing reads it"
+    )]
     description: Option<String>,
     #[serde(default)]
     orgs: BTreeMap<String, OrgFixture>,

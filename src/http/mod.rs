@@ -80,10 +80,63 @@ fn json_errors<B: actix_web::body::MessageBody + 'static>(
     ))
 }
 
-/// Registers every route: the one table is `v1::routes` and `ops::routes`.
+/// The route table: every path, the methods it serves (another method answers 405 with
+/// `Allow`) and the handler of each.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    v1::routes(cfg);
-    ops::routes(cfg);
+    use v1::{decisions, entities, invitations, members, orgs, roles, workspaces};
+    cfg.service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
+        .service(resource("/openapi.json", "GET").route(web::get().to(ops::openapi)))
+        .service(resource("/v1/policies", "GET").route(web::get().to(ops::policies)))
+        .service(resource("/v1/admin/reload", "POST").route(web::post().to(ops::reload)))
+        .service(resource("/v1/authorize", "POST").route(web::post().to(decisions::authorize)))
+        .service(resource("/v1/authorize/batch", "POST").route(web::post().to(decisions::batch)))
+        .service(resource("/v1/permissions", "POST").route(web::post().to(decisions::permissions)))
+        .service(resource("/v1/entities", "PUT").route(web::put().to(entities::put_entities)))
+        .service(
+            resource("/v1/entities/{etype}/{eid:.*}", "GET, DELETE")
+                .route(web::get().to(entities::get_entity))
+                .route(web::delete().to(entities::delete_entity)),
+        )
+        .service(
+            resource("/v1/orgs/{org}", "GET, PUT")
+                .route(web::put().to(orgs::put_org))
+                .route(web::get().to(orgs::get_org)),
+        )
+        .service(
+            resource("/v1/orgs/{org}/members/{user}", "PUT, DELETE")
+                .route(web::put().to(members::put_member))
+                .route(web::delete().to(members::delete_member)),
+        )
+        .service(
+            resource("/v1/orgs/{org}/invitations/{id}", "PUT, DELETE")
+                .route(web::put().to(invitations::put_invitation))
+                .route(web::delete().to(invitations::delete_invitation)),
+        )
+        .service(
+            resource("/v1/orgs/{org}/invitations/{id}/accept", "POST")
+                .route(web::post().to(invitations::accept_invitation)),
+        )
+        .service(
+            resource("/v1/orgs/{org}/workspaces/{ws}", "PUT, DELETE")
+                .route(web::put().to(workspaces::put_workspace))
+                .route(web::delete().to(workspaces::delete_workspace)),
+        )
+        .service(
+            resource(
+                "/v1/orgs/{org}/workspaces/{ws}/members/{user}",
+                "PUT, DELETE",
+            )
+            .route(web::put().to(workspaces::put_workspace_member))
+            .route(web::delete().to(workspaces::delete_workspace_member)),
+        )
+        .service(
+            resource("/v1/orgs/{org}/roles/{name}", "PUT").route(web::put().to(roles::put_role)),
+        )
+        .service(resource("/v1/orgs/{org}/usage", "GET").route(web::get().to(orgs::get_usage)))
+        .service(
+            resource("/v1/orgs/{org}/usage/{rt}", "PUT").route(web::put().to(orgs::put_usage)),
+        );
 }
 
 /// A route's resource: any method it does not serve answers 405 with `Allow: allow`.

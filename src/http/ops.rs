@@ -7,19 +7,11 @@ use super::error::HttpResult as Result;
 use super::AppState;
 use crate::error::Code;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/v1/policies", web::get().to(policies))
-        .route("/v1/admin/reload", web::post().to(reload))
-        .route("/openapi.json", web::get().to(openapi));
-}
-
-async fn healthz() -> HttpResponse {
+pub(super) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
+pub(super) async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
     let engine = state.engine.clone();
     let store_ok = web::block(move || engine.store().ping())
         .await
@@ -35,7 +27,7 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
         .json(json!({"status": "ready", "policies": state.engine.model().version})))
 }
 
-async fn policies(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+pub(super) async fn policies(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let model = state.engine.model();
     let status = state.engine.reload_status();
@@ -66,7 +58,7 @@ async fn policies(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 /// fails validation, or that drops or changes a forbid of the running set, is refused (422)
 /// and the last good one keeps serving. `?force=true` accepts such a change (never an
 /// invalid set).
-async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+pub(super) async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let query =
         web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
@@ -107,7 +99,7 @@ async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     }
 }
 
-async fn openapi() -> HttpResponse {
+pub(super) async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(include_str!("openapi.json"))

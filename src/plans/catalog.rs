@@ -6,7 +6,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+/// A plan catalog that cannot be used: unreadable TOML or a rule it breaks, with the file named.
+#[derive(Debug, thiserror::Error)]
+#[error("plan catalog `{origin}`: {message}")]
+pub struct CatalogError {
+    /// The catalog's file name.
+    pub origin: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+type Result<T> = std::result::Result<T, CatalogError>;
 
 /// The catalog shipped in the binary (`schema/plans.toml`).
 pub const DEFAULT_CATALOG: &str = include_str!("../../schema/plans.toml");
@@ -104,9 +114,14 @@ pub fn is_resource_type(s: &str) -> bool {
 impl Catalog {
     /// Parses and validates a catalog; `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        let raw: RawCatalog = toml::from_str(text)
-            .map_err(|e| Error::PolicyLoad(format!("plan catalog `{origin}`: {e}")))?;
-        let bad = |m: String| Error::PolicyLoad(format!("plan catalog `{origin}`: {m}"));
+        let raw: RawCatalog = toml::from_str(text).map_err(|e| CatalogError {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        let bad = |message: String| CatalogError {
+            origin: origin.to_string(),
+            message,
+        };
         if raw.tiers.is_empty() {
             return Err(bad("it names no tier".into()));
         }

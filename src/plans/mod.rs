@@ -10,7 +10,7 @@ mod limits;
 mod payment;
 mod status;
 
-pub use catalog::{is_resource_type, Catalog, RoleDef, Tier, DEFAULT_CATALOG};
+pub use catalog::{is_resource_type, Catalog, CatalogError, RoleDef, Tier, DEFAULT_CATALOG};
 pub use limits::check_limits;
 pub use payment::{upgrade_url, CurrentUsage, Payment, PaymentCode};
 pub use status::{effective_plan, SubscriptionStatus};

@@ -343,7 +343,7 @@ impl Store {
     }
 
     /// Whether the last health check found the file present, ours and writable.
-    pub fn is_healthy(&self) -> bool {
+    fn is_healthy(&self) -> bool {
         self.inner.healthy.load(Ordering::Acquire)
     }
 

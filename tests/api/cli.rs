@@ -243,6 +243,30 @@ fn check_answers_and_explains_against_a_store_file() {
         answer["payment"]["upgrade_url"], "https://billing.example/acme/upgrade",
         "{out}"
     );
+    // And `--config`, the daemon's own file: the same settings, read the same way.
+    let cfg = app.dir.path().join("tollgate.toml");
+    std::fs::write(
+        &cfg,
+        format!("db = {db:?}\nupgrade_url = \"https://from.config/{{org}}/{{plan}}\"\n"),
+    )
+    .unwrap();
+    let (code, out, _) = run_cli(&[
+        "check",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--principal",
+        "User:alice",
+        "--action",
+        "view_audit_logs",
+        "--resource",
+        "Org:acme",
+    ]);
+    assert_eq!(code, 3, "{out}");
+    let answer: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        answer["payment"]["upgrade_url"], "https://from.config/acme/enterprise",
+        "{out}"
+    );
     // So is the past-due grace: an enterprise org 3 days past due keeps its plan for the
     // catalog's 7 days, and loses it under a 2-day grace.
     app.ok(

@@ -202,6 +202,21 @@ fn malformed_oversized_and_wrongly_typed_bodies() {
     assert_eq!(org["members"].as_array().unwrap().len(), 1, "{org}");
     // Every error, even actix's own, is JSON.
     error(&app.call("GET", "/nope", None, None), 404, "NOT_FOUND");
+    // A served path with a method it does not serve: 405 with `Allow`, nothing done.
+    for (method, path, allow) in [
+        ("GET", "/v1/authorize", "POST"),
+        ("DELETE", "/v1/permissions", "POST"),
+        ("POST", "/v1/orgs/acme", "GET, PUT"),
+        ("GET", "/v1/orgs/acme/members/bob", "PUT, DELETE"),
+        ("PUT", "/healthz", "GET"),
+        ("GET", "/v1/admin/reload", "POST"),
+    ] {
+        let a = app.admin(method, path, Some(json!({"role": "member"})));
+        error(&a, 405, "METHOD_NOT_ALLOWED");
+        assert_eq!(a.allow.as_deref(), Some(allow), "{method} {path}");
+    }
+    let org = app.admin("GET", "/v1/orgs/acme", None).body;
+    assert_eq!(org["members"].as_array().unwrap().len(), 1, "{org}");
     // A path whose escapes are not UTF-8 is refused, not decoded into an id nobody sent.
     error(
         &app.admin(

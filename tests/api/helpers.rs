@@ -31,6 +31,8 @@ pub struct Answer {
     pub body: Value,
     pub raw: String,
     pub content_type: String,
+    /// The `Allow` header, when the answer has one.
+    pub allow: Option<String>,
 }
 
 fn agent() -> ureq::Agent {
@@ -202,6 +204,11 @@ impl TestApp {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let allow = resp
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let raw = resp.body_mut().read_to_string().unwrap_or_default();
         let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
         Answer {
@@ -209,6 +216,7 @@ impl TestApp {
             body,
             raw,
             content_type,
+            allow,
         }
     }
 

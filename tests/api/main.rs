@@ -2,7 +2,12 @@
 //! talks HTTP to it. One test binary, so the suite links once.
 
 // Test code may unwrap and panic: a failed expectation is the point.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod helpers;
 

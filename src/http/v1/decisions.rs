@@ -21,7 +21,7 @@ fn mirror(req: &HttpRequest) -> bool {
         .unwrap_or(false)
 }
 
-pub(super) async fn authorize(
+pub(in crate::http) async fn authorize(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
@@ -40,7 +40,7 @@ pub(super) async fn authorize(
     Ok(HttpResponse::build(status).json(decision_json(&decision)))
 }
 
-pub(super) async fn batch(
+pub(in crate::http) async fn batch(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
@@ -75,7 +75,7 @@ pub(super) async fn batch(
     Ok(HttpResponse::Ok().json(json!({"results": results})))
 }
 
-pub(super) async fn permissions(
+pub(in crate::http) async fn permissions(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,

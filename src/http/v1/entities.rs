@@ -10,7 +10,7 @@ use crate::http::error::HttpResult as Result;
 use crate::http::{body::read_json, AppState};
 use crate::model;
 
-pub(super) async fn put_entities(
+pub(in crate::http) async fn put_entities(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
@@ -43,7 +43,7 @@ pub(super) async fn put_entities(
     Ok(HttpResponse::Ok().json(json!({"written": n})))
 }
 
-pub(super) async fn get_entity(
+pub(in crate::http) async fn get_entity(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
@@ -58,7 +58,7 @@ pub(super) async fn get_entity(
     }
 }
 
-pub(super) async fn delete_entity(
+pub(in crate::http) async fn delete_entity(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,

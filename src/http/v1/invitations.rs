@@ -25,7 +25,7 @@ fn default_invite_role() -> String {
     "member".into()
 }
 
-pub(super) async fn put_invitation(
+pub(in crate::http) async fn put_invitation(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Payload,
@@ -62,7 +62,7 @@ pub(super) async fn put_invitation(
     .json(out))
 }
 
-pub(super) async fn delete_invitation(
+pub(in crate::http) async fn delete_invitation(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
@@ -79,7 +79,7 @@ struct AcceptBody {
     user: String,
 }
 
-pub(super) async fn accept_invitation(
+pub(in crate::http) async fn accept_invitation(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Payload,

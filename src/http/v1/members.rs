@@ -16,7 +16,7 @@ struct MemberBody {
     override_limits: bool,
 }
 
-pub(super) async fn put_member(
+pub(in crate::http) async fn put_member(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Payload,
@@ -39,7 +39,7 @@ pub(super) async fn put_member(
     .json(out))
 }
 
-pub(super) async fn delete_member(
+pub(in crate::http) async fn delete_member(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,

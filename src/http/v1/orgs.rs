@@ -23,7 +23,7 @@ struct OrgBody {
     override_limits: bool,
 }
 
-pub(super) async fn put_org(
+pub(in crate::http) async fn put_org(
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Payload,
@@ -126,7 +126,7 @@ fn org_view(state: &AppState, org: &str) -> crate::error::Result<Value> {
     })
 }
 
-pub(super) async fn get_org(
+pub(in crate::http) async fn get_org(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -135,7 +135,7 @@ pub(super) async fn get_org(
     Ok(HttpResponse::Ok().json(org_view(&state, &path.into_inner())?))
 }
 
-pub(super) async fn get_usage(
+pub(in crate::http) async fn get_usage(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -159,7 +159,7 @@ struct UsageBody {
     current: i64,
 }
 
-pub(super) async fn put_usage(
+pub(in crate::http) async fn put_usage(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Payload,

@@ -18,7 +18,7 @@ struct RoleBody {
     level: i64,
 }
 
-pub(super) async fn put_role(
+pub(in crate::http) async fn put_role(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Payload,

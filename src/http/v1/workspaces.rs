@@ -18,7 +18,7 @@ struct WorkspaceBody {
     override_limits: bool,
 }
 
-pub(super) async fn put_workspace(
+pub(in crate::http) async fn put_workspace(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Payload,
@@ -45,7 +45,7 @@ pub(super) async fn put_workspace(
     .json(out))
 }
 
-pub(super) async fn delete_workspace(
+pub(in crate::http) async fn delete_workspace(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
@@ -69,7 +69,7 @@ fn default_ws_role() -> String {
     "member".into()
 }
 
-pub(super) async fn put_workspace_member(
+pub(in crate::http) async fn put_workspace_member(
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
     body: web::Payload,
@@ -95,7 +95,7 @@ pub(super) async fn put_workspace_member(
     Ok(HttpResponse::Ok().json(out))
 }
 
-pub(super) async fn delete_workspace_member(
+pub(in crate::http) async fn delete_workspace_member(
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
     state: web::Data<AppState>,
