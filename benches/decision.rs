@@ -31,7 +31,8 @@ fn engine(dir: &std::path::Path, cache: bool) -> Engine {
         .store()
         .write(|w| {
             for (org, plan) in [("acme", "professional"), ("tiny", "free")] {
-                w.upsert_org(
+                tollgate::org::upsert_org(
+                    w,
                     ctx,
                     org,
                     OrgUpdate {
@@ -41,9 +42,9 @@ fn engine(dir: &std::path::Path, cache: bool) -> Engine {
                     },
                     Limits::Override,
                 )?;
-                w.set_member(ctx, org, "mia", "member", Limits::Override)?;
+                tollgate::org::set_member(w, ctx, org, "mia", "member", Limits::Override)?;
             }
-            w.set_workspace(ctx, "acme", "ws1", None, Limits::Override)?;
+            tollgate::org::set_workspace(w, ctx, "acme", "ws1", None, Limits::Override)?;
             Ok(())
         })
         .expect("fixture");

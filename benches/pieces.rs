@@ -36,8 +36,8 @@ fn fixture(dir: &std::path::Path) -> Engine {
                 primary_owner: Some("alice".into()),
                 ..Default::default()
             };
-            w.upsert_org(ctx, "acme", up, Limits::Override)?;
-            w.set_member(ctx, "acme", "mia", "admin", Limits::Override)
+            tollgate::org::upsert_org(w, ctx, "acme", up, Limits::Override)?;
+            tollgate::org::set_member(w, ctx, "acme", "mia", "admin", Limits::Override)
         })
         .expect("fixture");
     engine

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod engine;
@@ -33,9 +34,10 @@ pub const LAYERS: &[&str] = &[
     "watch",
     "config",
     "engine",
-    "org",
-    "model",
     "store",
+    "org",
+    "audit",
+    "model",
     "strict_json",
     "error",
     "plans",

@@ -31,12 +31,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Exit;
+use crate::audit::{self, AuditAction, AuditRecord};
 use crate::config::{StoreArgs, Tokens};
 use crate::engine::Engine;
 use crate::error::{Code, Error, Result};
 use crate::model::Model;
+use crate::org::{CustomRoleRow, InvitationRow, WorkspacePermissions};
 use crate::org::{Limits, OrgCtx, OrgUpdate};
-use crate::store::{now_unix, CustomRoleRow, InvitationRow, Store, WorkspacePermissions, Writer};
+use crate::store::{now_unix, Store, Writer};
 
 /// Flags of `tollgate import`.
 #[derive(Debug, Clone, Args)]
@@ -190,12 +192,15 @@ fn import(args: &ImportArgs) -> Result<()> {
             *counts.entry(kind).or_default() += 1;
         }
         let detail = serde_json::to_value(&counts).map_err(|e| Error::Internal(e.to_string()))?;
-        w.audit_always(
-            None,
-            "import",
-            &args.file.display().to_string(),
-            &detail,
-            now,
+        audit::append(
+            w,
+            AuditRecord {
+                org: None,
+                action: AuditAction::Import,
+                target: args.file.display().to_string(),
+                detail,
+                at: now,
+            },
         )
     })?;
     bar.finish_and_clear();
@@ -220,11 +225,11 @@ fn record(w: &Writer<'_>, ctx: OrgCtx<'_>, model: &Model, rec: Record) -> Result
                 primary_owner: Some(o.primary_owner),
                 past_due_since: None,
             };
-            w.upsert_org(ctx, &o.id, update, Limits::Override)?;
+            crate::org::upsert_org(w, ctx, &o.id, update, Limits::Override)?;
             "orgs"
         }
         Record::Member(m) => {
-            w.set_member(ctx, &m.org, &m.user, &m.role, Limits::Override)?;
+            crate::org::set_member(w, ctx, &m.org, &m.user, &m.role, Limits::Override)?;
             "members"
         }
         Record::Invitation(inv) => {
@@ -240,11 +245,11 @@ fn record(w: &Writer<'_>, ctx: OrgCtx<'_>, model: &Model, rec: Record) -> Result
                 role: inv.role,
                 expires_at,
             };
-            w.set_invitation(ctx, &inv.org, row, Limits::Override)?;
+            crate::org::set_invitation(w, ctx, &inv.org, row, Limits::Override)?;
             "invitations"
         }
         Record::Workspace(ws) => {
-            w.set_workspace(ctx, &ws.org, &ws.id, ws.name, Limits::Override)?;
+            crate::org::set_workspace(w, ctx, &ws.org, &ws.id, ws.name, Limits::Override)?;
             "workspaces"
         }
         Record::WorkspaceMember(m) => {
@@ -255,7 +260,7 @@ fn record(w: &Writer<'_>, ctx: OrgCtx<'_>, model: &Model, rec: Record) -> Result
                 )));
             };
             let access = m.permissions.with_role(m.role);
-            w.set_workspace_member(ctx, &ws.org, &m.workspace, &m.user, &access)?;
+            crate::org::set_workspace_member(w, ctx, &ws.org, &m.workspace, &m.user, &access)?;
             "workspace_members"
         }
         Record::Role(r) => {
@@ -264,11 +269,11 @@ fn record(w: &Writer<'_>, ctx: OrgCtx<'_>, model: &Model, rec: Record) -> Result
                 level: r.level,
                 permissions: r.permissions,
             };
-            w.set_custom_role(ctx, &r.org, role, Limits::Override)?;
+            crate::org::set_custom_role(w, ctx, &r.org, role, Limits::Override)?;
             "roles"
         }
         Record::Usage(u) => {
-            w.set_usage(ctx, &u.org, &u.resource_type, u.current)?;
+            crate::org::set_usage(w, ctx, &u.org, &u.resource_type, u.current)?;
             "usage"
         }
         Record::Entity(v) => {

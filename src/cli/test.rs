@@ -39,8 +39,9 @@ use crate::engine::{Ask, DecisionInput, Engine, EngineSettings, Outcome};
 use crate::error::{Error, Result};
 use crate::http::outcome_name;
 use crate::model::Model;
+use crate::org::{CustomRoleRow, InvitationRow, WorkspaceAccessRow};
 use crate::org::{Limits, OrgUpdate};
-use crate::store::{now_unix, CustomRoleRow, InvitationRow, Store, WorkspaceAccessRow};
+use crate::store::{now_unix, Store};
 
 /// Flags of `tollgate test`.
 #[derive(Debug, Clone, Args)]
@@ -294,7 +295,8 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
     let entities = crate::engine::input::parse_entities(&model, &file.entities)?;
     engine.store().write(|w| {
         for (id, o) in &file.orgs {
-            w.upsert_org(
+            crate::org::upsert_org(
+                w,
                 ctx,
                 id,
                 OrgUpdate {
@@ -313,7 +315,8 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
                 Limits::Override,
             )?;
             for (name, r) in &o.roles {
-                w.set_custom_role(
+                crate::org::set_custom_role(
+                    w,
                     ctx,
                     id,
                     CustomRoleRow {
@@ -325,7 +328,7 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
                 )?;
             }
             for (user, role) in &o.members {
-                w.set_member(ctx, id, user, role, Limits::Override)?;
+                crate::org::set_member(w, ctx, id, user, role, Limits::Override)?;
             }
             for (inv, f) in &o.invitations {
                 let row = InvitationRow {
@@ -337,14 +340,14 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
                         .ok_or_else(|| out_of_range("expires_in", f.expires_in))?,
                 };
                 if f.expires_in > 0 {
-                    w.set_invitation(ctx, id, row, Limits::Override)?;
+                    crate::org::set_invitation(w, ctx, id, row, Limits::Override)?;
                 } else {
                     // An already expired invitation cannot be written through the API rules.
                     w.put_invitation(id, &row, now)?;
                 }
             }
             for (ws, wf) in &o.workspaces {
-                w.set_workspace(ctx, id, ws, None, Limits::Override)?;
+                crate::org::set_workspace(w, ctx, id, ws, None, Limits::Override)?;
                 for (user, m) in &wf.members {
                     let has = |p: &str| m.permissions.iter().any(|x| x == p);
                     for p in &m.permissions {
@@ -368,11 +371,11 @@ fn load_fixtures(engine: &Engine, file: &TestFile) -> Result<()> {
                         can_invite_users: has("can_invite_users"),
                         can_view_analytics: has("can_view_analytics"),
                     };
-                    w.set_workspace_member(ctx, id, ws, user, &access)?;
+                    crate::org::set_workspace_member(w, ctx, id, ws, user, &access)?;
                 }
             }
             for (rt, n) in &o.usage {
-                w.set_usage(ctx, id, rt, *n)?;
+                crate::org::set_usage(w, ctx, id, rt, *n)?;
             }
         }
         // After the orgs and workspaces: an entity's org-model parents must exist.

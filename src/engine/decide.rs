@@ -352,11 +352,11 @@ mod tests {
                 for o in 0..50 {
                     let org = format!("org{o}");
                     let up = OrgUpdate { plan: Some("professional".into()), primary_owner: Some(format!("owner{o}")), ..Default::default() };
-                    w.upsert_org(ctx, &org, up, Limits::Override)?;
+                    crate::org::upsert_org(w, ctx, &org, up, Limits::Override)?;
                     for u in 0..20 {
-                        w.set_member(ctx, &org, &format!("u{o}_{u}"), "member", Limits::Override)?;
+                        crate::org::set_member(w, ctx, &org, &format!("u{o}_{u}"), "member", Limits::Override)?;
                     }
-                    w.set_workspace(ctx, &org, &format!("ws{o}"), None, Limits::Override)?;
+                    crate::org::set_workspace(w, ctx, &org, &format!("ws{o}"), None, Limits::Override)?;
                     w.put_entity("Project", &format!("p{o}"), &json!({"uid": {"type": "Project", "id": format!("p{o}")}, "attrs": {}, "parents": [{"type": "Workspace", "id": format!("ws{o}")}]}).to_string())?;
                 }
                 Ok(())

@@ -11,8 +11,9 @@ use serde_json::Value;
 use super::OrgCache;
 use crate::error::{Code, Error, Result};
 use crate::model::{role_set_entity, uid, Model, BUILTIN_ROLES, MAX_SLICE};
+use crate::org::WorkspaceRow;
 use crate::org::{OrgCtx, OrgState, CUSTOM_ROLES};
-use crate::store::{Reader, Store, WorkspaceRow};
+use crate::store::{Reader, Store};
 
 /// The entities of one request, with the org (if any) kept apart so its plan can be swapped
 /// when looking for the tier that would allow the request.
@@ -165,7 +166,8 @@ impl Slice {
         let state = match orgs.get(id.as_str(), model.generation, current, ctx.now) {
             Some(s) => s,
             None => {
-                let Some(s) = store.read_after_check(|r| r.org_state(ctx, &id))? else {
+                let Some(s) = store.read_after_check(|r| crate::org::org_state(r, ctx, &id))?
+                else {
                     return Ok(false);
                 };
                 let s = Arc::new(s);
@@ -349,7 +351,7 @@ impl Builder<'_, '_, '_> {
                 .get(id, generation, |s| store.stripe_version(s), now);
             let state = match cached {
                 Some(s) => Some(s),
-                None => self.reader.org_state(self.ctx, id)?.map(|s| {
+                None => crate::org::org_state(self.reader, self.ctx, id)?.map(|s| {
                     let s = Arc::new(s);
                     self.org_reads.push(OrgRead {
                         id: id.to_string(),

@@ -14,9 +14,8 @@
 //! the version stripes they name; a change the log does not explain bumps every stripe. So a
 //! cached answer is never served after a commit that returned before the decision began.
 
+mod org_rows;
 mod queries;
-
-pub use queries::*;
 
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};

@@ -28,16 +28,7 @@ pub(in crate::http) async fn put_entities(
     let entities = engine::input::parse_entities(&model, &items)?;
     let n = entities.len();
     write(&state, move |w, ctx| {
-        for e in &entities {
-            crate::org::store_entity(w, &model, e)?;
-        }
-        w.audit(
-            None,
-            "entities.put",
-            "entities",
-            &json!({"count": n}),
-            ctx.now,
-        )
+        crate::org::put_entities(w, &model, &entities, ctx.now)
     })
     .await?;
     Ok(HttpResponse::Ok().json(json!({"written": n})))
@@ -65,13 +56,9 @@ pub(in crate::http) async fn delete_entity(
 ) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (t, id) = path.into_inner();
-    let uid = model::uid(&t, &id)?;
+    model::uid(&t, &id)?;
     let found = write(&state, move |w, ctx| {
-        let found = w.delete_entity(&t, &id)?;
-        if found {
-            w.audit(None, "entity.delete", &uid.to_string(), &json!({}), ctx.now)?;
-        }
-        Ok(found)
+        crate::org::delete_entity(w, &t, &id, ctx.now)
     })
     .await?;
     if found {

@@ -8,7 +8,7 @@ use super::{format_time, limits, parse_time, write};
 use crate::error::{Code, Error};
 use crate::http::error::HttpResult as Result;
 use crate::http::{body::read_json, body::typed, AppState};
-use crate::store::InvitationRow;
+use crate::org::InvitationRow;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,7 +50,7 @@ pub(in crate::http) async fn put_invitation(
     };
     let o = org.clone();
     let created = write(&state, move |w, ctx| {
-        w.set_invitation(ctx, &o, inv, limits(b.override_limits))
+        crate::org::set_invitation(w, ctx, &o, inv, limits(b.override_limits))
     })
     .await?;
     let out = json!({"org": org, "id": id, "email": b.email, "role": b.role, "expires_at": format_time(expires_at)});
@@ -69,7 +69,10 @@ pub(in crate::http) async fn delete_invitation(
 ) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, id) = path.into_inner();
-    write(&state, move |w, ctx| w.revoke_invitation(ctx, &org, &id)).await?;
+    write(&state, move |w, ctx| {
+        crate::org::revoke_invitation(w, ctx, &org, &id)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -92,7 +95,10 @@ pub(in crate::http) async fn accept_invitation(
         return Err(Error::new(Code::InvalidBody, "`user` must not be empty").into());
     }
     let (o, i, u) = (org.clone(), id.clone(), b.user.clone());
-    let role = write(&state, move |w, ctx| w.accept_invitation(ctx, &o, &i, &u)).await?;
+    let role = write(&state, move |w, ctx| {
+        crate::org::accept_invitation(w, ctx, &o, &i, &u)
+    })
+    .await?;
     Ok(
         HttpResponse::Ok()
             .json(json!({"org": org, "user": b.user, "role": role, "invitation": id})),

@@ -27,7 +27,7 @@ pub(in crate::http) async fn put_member(
     let b: MemberBody = typed(read_json(&req, body, state.max_data_body).await?)?;
     let (o, u, role) = (org.clone(), user.clone(), b.role.clone());
     let previous = write(&state, move |w, ctx| {
-        w.set_member(ctx, &o, &u, &role, limits(b.override_limits))
+        crate::org::set_member(w, ctx, &o, &u, &role, limits(b.override_limits))
     })
     .await?;
     let out = json!({"org": org, "user": user, "role": b.role, "previous_role": previous});
@@ -46,6 +46,9 @@ pub(in crate::http) async fn delete_member(
 ) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, user) = path.into_inner();
-    write(&state, move |w, ctx| w.remove_member(ctx, &org, &user)).await?;
+    write(&state, move |w, ctx| {
+        crate::org::remove_member(w, ctx, &org, &user)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -50,7 +50,8 @@ pub(in crate::http) async fn put_org(
     }
     let id = org.clone();
     let created = write(&state, move |w, ctx| {
-        w.upsert_org(
+        crate::org::upsert_org(
+            w,
             ctx,
             &id,
             OrgUpdate {
@@ -90,7 +91,7 @@ fn org_view(state: &AppState, org: &str) -> crate::error::Result<Value> {
     let now = now_unix();
     let ctx = engine.org_ctx(&model, &template, now);
     engine.store().read(|r| {
-        let Some(s) = r.org_state(ctx, org)? else {
+        let Some(s) = crate::org::org_state(r, ctx, org)? else {
             return Err(Error::not_found(format!("org `{org}` does not exist")));
         };
         let members: Vec<Value> = r
@@ -148,7 +149,7 @@ pub(in crate::http) async fn get_usage(
     let ctx = engine.org_ctx(&model, &template, now_unix());
     let s = engine
         .store()
-        .read(|r| r.org_state(ctx, &org))?
+        .read(|r| crate::org::org_state(r, ctx, &org))?
         .ok_or_else(|| Error::not_found(format!("org `{org}` does not exist")))?;
     Ok(HttpResponse::Ok().json(usage_view(&state, &s)))
 }
@@ -169,6 +170,9 @@ pub(in crate::http) async fn put_usage(
     let (org, rt) = path.into_inner();
     let b: UsageBody = typed(read_json(&req, body, state.max_data_body).await?)?;
     let (o, r) = (org.clone(), rt.clone());
-    write(&state, move |w, ctx| w.set_usage(ctx, &o, &r, b.current)).await?;
+    write(&state, move |w, ctx| {
+        crate::org::set_usage(w, ctx, &o, &r, b.current)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(json!({"org": org, "resource_type": rt, "current": b.current})))
 }

@@ -8,8 +8,8 @@ use super::write;
 use crate::http::error::HttpResult as Result;
 use crate::http::{body::read_json, body::typed, AppState};
 
+use crate::org::CustomRoleRow;
 use crate::org::Limits;
-use crate::store::CustomRoleRow;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +34,7 @@ pub(in crate::http) async fn put_role(
     };
     let o = org.clone();
     write(&state, move |w, ctx| {
-        w.set_custom_role(ctx, &o, role, Limits::Enforce)
+        crate::org::set_custom_role(w, ctx, &o, role, Limits::Enforce)
     })
     .await?;
     Ok(HttpResponse::Ok()

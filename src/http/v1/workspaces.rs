@@ -8,7 +8,7 @@ use super::{limits, write};
 use crate::http::error::HttpResult as Result;
 use crate::http::{body::read_optional_json, body::typed, AppState};
 
-use crate::store::WorkspacePermissions;
+use crate::org::WorkspacePermissions;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +33,7 @@ pub(in crate::http) async fn put_workspace(
     let (o, w_id) = (org.clone(), ws.clone());
     let name = b.name.clone();
     let created = write(&state, move |w, ctx| {
-        w.set_workspace(ctx, &o, &w_id, name, limits(b.override_limits))
+        crate::org::set_workspace(w, ctx, &o, &w_id, name, limits(b.override_limits))
     })
     .await?;
     let out = json!({"org": org, "id": ws, "created": created});
@@ -52,7 +52,10 @@ pub(in crate::http) async fn delete_workspace(
 ) -> Result<HttpResponse> {
     state.require_admin(&req)?;
     let (org, ws) = path.into_inner();
-    write(&state, move |w, ctx| w.remove_workspace(ctx, &org, &ws)).await?;
+    write(&state, move |w, ctx| {
+        crate::org::remove_workspace(w, ctx, &org, &ws)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -89,7 +92,7 @@ pub(in crate::http) async fn put_workspace_member(
         "can_create_agents": access.can_create_agents, "can_modify_policies": access.can_modify_policies,
         "can_invite_users": access.can_invite_users, "can_view_analytics": access.can_view_analytics}});
     write(&state, move |w, ctx| {
-        w.set_workspace_member(ctx, &org, &ws, &user, &access)
+        crate::org::set_workspace_member(w, ctx, &org, &ws, &user, &access)
     })
     .await?;
     Ok(HttpResponse::Ok().json(out))
@@ -103,7 +106,7 @@ pub(in crate::http) async fn delete_workspace_member(
     state.require_admin(&req)?;
     let (org, ws, user) = path.into_inner();
     write(&state, move |w, ctx| {
-        w.remove_workspace_member(ctx, &org, &ws, &user)
+        crate::org::remove_workspace_member(w, ctx, &org, &ws, &user)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
