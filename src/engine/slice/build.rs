@@ -1,291 +1,20 @@
-//! Assembles the entities one request needs — its principal, resource, their ancestors, what
-//! their attributes point to, and the org the request is about — from the store and from the
-//! request itself. Nothing outside that slice is read.
+//! Builds a request's slice: the resource and its ancestors (finding the org and workspace),
+//! then everything reachable from the principal, the context and policy literals; the acting
+//! member's `membership` and `workspace_access` views for the org; one org per request.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
+use cedar_policy::{Entity, EntityUid, RestrictedExpression};
 use serde_json::Value;
 
-use super::OrgCache;
+use super::key::json_refs;
+use super::{CustomView, Slice};
+use crate::engine::OrgCache;
 use crate::error::{Code, Error, Result};
-use crate::model::{role_set_entity, uid, Model, BUILTIN_ROLES, MAX_SLICE};
-use crate::org::WorkspaceRow;
-use crate::org::{OrgCtx, OrgState, CUSTOM_ROLES};
+use crate::model::{uid, Model, MAX_SLICE};
+use crate::org::{OrgCtx, OrgState, WorkspaceRow};
 use crate::store::{Reader, Store};
-
-/// The entities of one request, with the org (if any) kept apart so its plan can be swapped
-/// when looking for the tier that would allow the request.
-#[derive(Clone)]
-pub struct Slice {
-    /// Every entity except the org, its plan and an acting member holding a custom role.
-    pub entities: Vec<Entity>,
-    /// The acting member (the principal), when they hold a custom role, in both standings.
-    pub custom_views: Vec<CustomView>,
-    /// The version stripes of every uid looked up (found or not), as seen before reading.
-    pub deps: Vec<(usize, u64)>,
-    /// The version stripes of the app usage of the orgs looked up: a dependency only of the
-    /// decisions whose policies read tags (`ActionModel::reads_tags`).
-    pub usage_deps: Vec<(usize, u64)>,
-    /// Until when the slice holds without a write (see `OrgState::valid_until`).
-    pub valid_until: i64,
-    /// The org the request is about, when the store knows it.
-    pub org: Option<Arc<OrgState>>,
-    /// Things the caller should know (unknown principal, ignored request entity).
-    pub warnings: Vec<String>,
-    /// Estimated bytes held (for the slice cache's bound), from the sizes of what it was
-    /// built of: four times an entity's stored JSON, fixed amounts for views and rows.
-    pub weight: usize,
-}
-
-/// A member holding a custom role, as that role grants (`paid`) and lapsed (`lapsed`: the
-/// weaker of the role and the lowest built-in role), for tiers with and without the
-/// `custom_roles` feature.
-#[derive(Clone)]
-pub struct CustomView {
-    /// The member's entity with the custom role's level and permissions.
-    pub paid: Entity,
-    /// The member's entity with the weaker of the role's and the lowest built-in role's level,
-    /// and only the permissions both hold.
-    pub lapsed: Entity,
-}
-
-impl CustomView {
-    fn pick(&self, paid: bool) -> &Entity {
-        if paid {
-            &self.paid
-        } else {
-            &self.lapsed
-        }
-    }
-}
-
-/// Whether custom roles act as granted under `tier` (it has the `custom_roles` feature).
-pub fn custom_roles_paid(model: &Model, tier: &str) -> bool {
-    model
-        .catalog
-        .tier(tier)
-        .is_some_and(|t| t.features.contains(CUSTOM_ROLES))
-}
-
-impl Slice {
-    /// Cedar entities for evaluation under `tier` (the org's effective tier when `None`), plus
-    /// the action's own entities.
-    pub fn entities(
-        &self,
-        model: &Model,
-        action_entities: &[Entity],
-        tier: Option<&str>,
-    ) -> Result<Entities> {
-        let mut all: Vec<Entity> =
-            Vec::with_capacity(self.entities.len() + action_entities.len() + 5);
-        all.extend(self.entities.iter().cloned());
-        all.extend(action_entities.iter().cloned());
-        self.push_org(model, &mut all, tier)?;
-        Entities::from_entities(all, None).map_err(entities_error)
-    }
-
-    /// Like [`Slice::entities`] for the effective tier, moving the slice's entities instead of
-    /// cloning them (one decision, one build).
-    pub fn take_entities(&mut self, model: &Model, action_entities: &[Entity]) -> Result<Entities> {
-        let own = std::mem::take(&mut self.entities);
-        let mut all = Vec::with_capacity(own.len() + action_entities.len() + 5);
-        all.extend(own);
-        all.extend(action_entities.iter().cloned());
-        self.push_org(model, &mut all, None)?;
-        Entities::from_entities(all, None).map_err(entities_error)
-    }
-
-    /// `entities` with the org evaluated under `tier` (active subscription): the org and the
-    /// tier's plan are replaced (and members of custom roles take the standing that tier
-    /// gives them), everything else is shared.
-    pub fn with_tier(&self, model: &Model, entities: &Entities, tier: &str) -> Result<Entities> {
-        let Some(org) = &self.org else {
-            return Ok(entities.clone());
-        };
-        let mut changed = Vec::with_capacity(2 + self.custom_views.len());
-        changed.push(org_entity(org, tier, "active", &roles_id(model, org))?);
-        if let Some(plan) = model.plan_entities.get(tier) {
-            changed.push(plan.clone());
-        }
-        let paid = custom_roles_paid(model, tier);
-        if paid != custom_roles_paid(model, &org.effective_plan) {
-            changed.extend(self.custom_views.iter().map(|v| v.pick(paid).clone()));
-        }
-        entities
-            .clone()
-            .upsert_entities(changed, None)
-            .map_err(entities_error)
-    }
-
-    /// Whether the acting member holds a custom role that the org's plan no longer pays for:
-    /// the decision was judged with their lapsed standing.
-    pub fn has_lapsed_roles(&self, model: &Model) -> bool {
-        !self.custom_views.is_empty()
-            && self
-                .org
-                .as_ref()
-                .is_some_and(|o| !custom_roles_paid(model, &o.effective_plan))
-    }
-
-    /// `entities` (judged under the effective tier) with the acting member of a custom role in
-    /// the standing the role grants, the plan unchanged: what the role would allow if paid.
-    pub fn with_paid_roles(&self, entities: &Entities) -> Result<Entities> {
-        entities
-            .clone()
-            .upsert_entities(self.custom_views.iter().map(|v| v.paid.clone()), None)
-            .map_err(entities_error)
-    }
-
-    /// Brings the org of a slice taken from the slice cache up to date. Cached slices outlive
-    /// the org's app-usage writes and its clock (an invitation expiring, a grace period
-    /// ending), which change only the org's own state; that is read again here, from the org
-    /// cache when current. `false` when anything else the slice read has changed meanwhile:
-    /// the caller builds it again rather than mix two versions of the data.
-    pub fn refresh_org(&mut self, src: &Sources<'_>) -> Result<bool> {
-        let Sources {
-            store,
-            orgs,
-            model,
-            ctx,
-        } = *src;
-        let Some(org) = &self.org else {
-            return Ok(true);
-        };
-        let id = org.row.id.clone();
-        let stripe = crate::store::stripe("Org", &id);
-        let usage = crate::store::stripe(crate::store::USAGE_STRIPE_TYPE, &id);
-        // Taken before the read, as everywhere: a write meanwhile can only make what is
-        // recorded here look stale, never fresh.
-        let versions = [
-            (stripe, store.stripe_version(stripe)),
-            (usage, store.stripe_version(usage)),
-        ];
-        let current = |s| store.stripe_version(s);
-        let state = match orgs.get(id.as_str(), model.generation, current, ctx.now) {
-            Some(s) => s,
-            None => {
-                let Some(s) = store.read_after_check(|r| crate::org::org_state(r, ctx, &id))?
-                else {
-                    return Ok(false);
-                };
-                let s = Arc::new(s);
-                let until = s.valid_until;
-                orgs.put(
-                    id.clone(),
-                    model.generation,
-                    versions.to_vec(),
-                    until,
-                    s.clone(),
-                );
-                s
-            }
-        };
-        if !self
-            .deps
-            .iter()
-            .all(|(s, v)| store.stripe_version(*s) == *v)
-        {
-            return Ok(false);
-        }
-        self.usage_deps = vec![versions[1]];
-        self.valid_until = state.valid_until;
-        self.org = Some(state);
-        Ok(true)
-    }
-
-    fn push_org(&self, model: &Model, all: &mut Vec<Entity>, tier: Option<&str>) -> Result<()> {
-        let Some(org) = &self.org else {
-            return Ok(());
-        };
-        let tier = tier.unwrap_or(&org.effective_plan);
-        let paid = custom_roles_paid(model, tier);
-        all.extend(self.custom_views.iter().map(|v| v.pick(paid).clone()));
-        let status = if tier == org.effective_plan {
-            org.row.status.as_str()
-        } else {
-            "active"
-        };
-        let roles = roles_id(model, org);
-        all.push(org_entity(org, tier, status, &roles)?);
-        // Most orgs grant only the built-in roles: they share one role set built with the
-        // model instead of building their own per request.
-        if roles == BUILTIN_ROLES {
-            all.push(model.builtin_roles.clone());
-        } else {
-            all.push(role_set_entity(&roles, &org.roles)?);
-        }
-        if let Some(plan) = model.plan_entities.get(tier) {
-            all.push(plan.clone());
-        }
-        Ok(())
-    }
-}
-
-/// What a slice is built from besides the store and the model: the principal, the resource and
-/// the uids the context names, key by key (an org named by the context is found by key
-/// order). `None` when the request brings its own entities, which are not worth keying.
-pub fn cache_key(
-    principal: &EntityUid,
-    resource: &EntityUid,
-    context: &Value,
-    provided: &[(Entity, Value)],
-) -> Option<String> {
-    if !provided.is_empty() {
-        return None;
-    }
-    use std::fmt::Write;
-    let mut k = format!("{principal}\u{0}{resource}");
-    if let Value::Object(m) = context {
-        let mut refs = Vec::new();
-        for (name, v) in m {
-            refs.clear();
-            json_refs(v, &mut refs);
-            if refs.is_empty() {
-                continue;
-            }
-            let _ = write!(k, "\u{0}{name}");
-            for r in &refs {
-                let _ = write!(k, "\u{1}{r}");
-            }
-        }
-    }
-    Some(k)
-}
-
-/// Collects entity uids referenced anywhere in a JSON value: `{"__entity": {...}}` escapes and
-/// bare `{"type": .., "id": ..}` objects (the schema-implied form). Over-collecting only costs a
-/// lookup that finds nothing.
-pub fn json_refs(v: &Value, out: &mut Vec<EntityUid>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(inner) = m.get("__entity") {
-                if let Some(u) = uid_of_json(inner) {
-                    out.push(u);
-                }
-                return;
-            }
-            if m.len() == 2 {
-                if let Some(u) = uid_of_json(v) {
-                    out.push(u);
-                    return;
-                }
-            }
-            for x in m.values() {
-                json_refs(x, out);
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| json_refs(x, out)),
-        _ => {}
-    }
-}
-
-fn uid_of_json(v: &Value) -> Option<EntityUid> {
-    let t = v.get("type")?.as_str()?;
-    let id = v.get("id")?.as_str()?;
-    uid(t, id).ok()
-}
 
 struct Fetched {
     entity: Option<Entity>,
@@ -783,7 +512,11 @@ pub fn build(
             if view.is_empty() {
                 match stored.and_then(|f| f.entity) {
                     // Not a member: whatever membership the entity data claims is dropped.
-                    Some(e) if super::input::VIEW_ATTRS.iter().any(|a| e.attr(a).is_some()) => {
+                    Some(e)
+                        if crate::engine::input::VIEW_ATTRS
+                            .iter()
+                            .any(|a| e.attr(a).is_some()) =>
+                    {
                         entities.push(merge_attrs(&e, vec![])?)
                     }
                     Some(e) => entities.push(e),
@@ -853,7 +586,7 @@ fn merge_attrs(e: &Entity, view: Vec<(String, RestrictedExpression)>) -> Result<
     let internal = |e: &dyn std::fmt::Display| Error::Internal(e.to_string());
     let mut json = e.to_json_value().map_err(|e| internal(&e))?;
     if let Some(Value::Object(attrs)) = json.get_mut("attrs") {
-        for a in super::input::VIEW_ATTRS {
+        for a in crate::engine::input::VIEW_ATTRS {
             attrs.remove(a);
         }
     }
@@ -877,21 +610,6 @@ fn merge_attrs(e: &Entity, view: Vec<(String, RestrictedExpression)>) -> Result<
     Entity::from_json_value(json, None).map_err(|e| internal(&e))
 }
 
-/// Cedar refuses a cyclic hierarchy: the request's own entities closed a parent cycle (stored
-/// ones cannot, their writes refuse it), which is bad input, not a bug.
-fn entities_error(e: cedar_policy::entities_errors::EntitiesError) -> Error {
-    match e {
-        cedar_policy::entities_errors::EntitiesError::TransitiveClosureError(_) => Error::new(
-            Code::ParentCycle,
-            format!(
-                "the request's entities form a parent cycle: {}",
-                crate::model::render(&e)
-            ),
-        ),
-        other => Error::Internal(format!("slice: {other}")),
-    }
-}
-
 fn not_found(u: &EntityUid, principal: &EntityUid) -> String {
     let role = if u == principal {
         "principal"
@@ -908,42 +626,4 @@ fn too_large() -> Error {
         Code::SliceTooLarge,
         format!("the request reaches more than {MAX_SLICE} entities"),
     )
-}
-
-fn roles_id(model: &Model, org: &OrgState) -> String {
-    if org.roles.len() > model.catalog.roles.len() {
-        format!("org:{}", org.row.id)
-    } else {
-        BUILTIN_ROLES.to_string()
-    }
-}
-
-fn org_entity(org: &OrgState, tier: &str, status: &str, roles_id: &str) -> Result<Entity> {
-    let id = &org.row.id;
-    let mut attrs = vec![
-        (
-            "plan".to_string(),
-            RestrictedExpression::new_entity_uid(uid("Plan", tier)?),
-        ),
-        (
-            "subscription_status".to_string(),
-            RestrictedExpression::new_string(status.to_string()),
-        ),
-        (
-            "roles".to_string(),
-            RestrictedExpression::new_entity_uid(uid("RoleSet", roles_id)?),
-        ),
-    ];
-    if let Some(owner) = &org.row.primary_owner {
-        attrs.push((
-            "primary_owner".to_string(),
-            RestrictedExpression::new_entity_uid(uid("User", owner)?),
-        ));
-    }
-    let tags = org
-        .usage
-        .iter()
-        .map(|(rt, n)| (rt.clone(), RestrictedExpression::new_long(*n)));
-    Entity::new_with_tags(uid("Org", id)?, attrs, [], tags)
-        .map_err(|e| Error::Internal(e.to_string()))
 }
