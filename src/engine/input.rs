@@ -107,13 +107,9 @@ const REQUEST_FIELDS: &[&str] = &[
 pub fn parse_request(v: Value) -> Result<DecisionInput> {
     let m = object(v, "a decision request")?;
     deny_unknown(&m, REQUEST_FIELDS)?;
-    let get = |k: &str| {
-        m.get(k)
-            .ok_or_else(|| Error::new(Code::MissingField, format!("`{k}` is required")))
-    };
-    let principal = parse_uid(get("principal")?, "principal")?;
-    let action = parse_uid(get("action")?, "action")?;
-    let resource = parse_uid(get("resource")?, "resource")?;
+    let principal = parse_uid(required(&m, "principal")?, "principal")?;
+    let action = parse_uid(required(&m, "action")?, "action")?;
+    let resource = parse_uid(required(&m, "resource")?, "resource")?;
     let context = context_field(&m)?;
     let entities = entities_field(&m)?;
     if let Some(r) = m.get("reserve") {
@@ -133,6 +129,12 @@ pub fn parse_request(v: Value) -> Result<DecisionInput> {
         context,
         entities,
     })
+}
+
+/// A field the request must have (422 `MISSING_FIELD` without it).
+pub fn required<'a>(m: &'a Map<String, Value>, key: &str) -> Result<&'a Value> {
+    m.get(key)
+        .ok_or_else(|| Error::new(Code::MissingField, format!("`{key}` is required")))
 }
 
 /// The optional `context` of a request: a JSON object, or absent.

@@ -10,11 +10,15 @@ use super::error::{HttpError, HttpResult as Result};
 use crate::error::{Code, Error};
 
 /// Reads the raw body up to `limit` bytes (413 past it).
-pub(crate) async fn read_bytes(
+pub(crate) async fn read_bytes<S, E>(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    mut payload: S,
     limit: usize,
-) -> Result<web::BytesMut> {
+) -> Result<web::BytesMut>
+where
+    S: futures_util::Stream<Item = std::result::Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -62,19 +66,6 @@ pub async fn read_json(
 ) -> Result<serde_json::Value> {
     let body = read_bytes(req, payload, limit).await?;
     parse_json(req, &body)
-}
-
-/// Like [`read_json`], but an empty body is `None`.
-pub async fn read_optional_json(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<Option<serde_json::Value>> {
-    let body = read_bytes(req, payload, limit).await?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    parse_json(req, &body).map(Some)
 }
 
 /// Deserializes a typed body. A field the type does not declare is a 422 `UNKNOWN_FIELD`

@@ -3,6 +3,7 @@
 mod auth;
 pub(crate) mod body;
 pub mod error;
+pub(crate) mod extract;
 mod ops;
 mod v1;
 pub(crate) mod wire;

@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::error::HttpResult as Result;
+use super::extract::Admin;
 use super::AppState;
 use crate::error::Code;
 
@@ -27,8 +28,7 @@ pub(super) async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
         .json(json!({"status": "ready", "policies": state.engine.model().version})))
 }
 
-pub(super) async fn policies(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
+pub(super) async fn policies(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse> {
     let model = state.engine.model();
     let status = state.engine.reload_status();
     let mut ids: Vec<String> = model.origins.keys().cloned().collect();
@@ -58,8 +58,11 @@ pub(super) async fn policies(req: HttpRequest, state: web::Data<AppState>) -> Re
 /// fails validation, or that drops or changes a forbid of the running set, is refused (422)
 /// and the last good one keeps serving. `?force=true` accepts such a change (never an
 /// invalid set).
-pub(super) async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
+pub(super) async fn reload(
+    _: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     let query =
         web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
             .map_err(|e| {

@@ -92,15 +92,7 @@ pub fn set_workspace_member(
     user: &str,
     access: &WorkspaceAccessRow,
 ) -> Result<()> {
-    require_org_row(w, org)?;
-    match w.workspace(ws)? {
-        Some(w) if w.org == org => {}
-        _ => {
-            return Err(Error::not_found(format!(
-                "workspace `{ws}` does not exist in `{org}`"
-            )))
-        }
-    }
+    require_workspace(w, org, ws)?;
     if w.member_role(org, user)?.is_none() {
         return Err(Error::new(
             Code::NotAMember,
@@ -137,15 +129,7 @@ pub fn remove_workspace_member(
     ws: &str,
     user: &str,
 ) -> Result<()> {
-    require_org_row(w, org)?;
-    match w.workspace(ws)? {
-        Some(w) if w.org == org => {}
-        _ => {
-            return Err(Error::not_found(format!(
-                "workspace `{ws}` does not exist in `{org}`"
-            )))
-        }
-    }
+    require_workspace(w, org, ws)?;
     if !w.delete_workspace_access(ws, user)? {
         return Err(Error::not_found(format!(
             "`{user}` is not a member of workspace `{ws}`"
@@ -161,4 +145,15 @@ pub fn remove_workspace_member(
             at: ctx.now,
         },
     )
+}
+
+/// The org exists and holds the workspace `ws` (404 otherwise).
+fn require_workspace(w: &impl OrgWrites, org: &str, ws: &str) -> Result<()> {
+    require_org_row(w, org)?;
+    match w.workspace(ws)? {
+        Some(found) if found.org == org => Ok(()),
+        _ => Err(Error::not_found(format!(
+            "workspace `{ws}` does not exist in `{org}`"
+        ))),
+    }
 }

@@ -7,11 +7,14 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use crate::engine::input::{context_field, deny_unknown, entities_field, object, parse_uid};
+use crate::engine::input::{
+    context_field, deny_unknown, entities_field, object, parse_uid, required,
+};
 use crate::engine::Ask;
 use crate::error::{Code, Error};
 use crate::http::body::{read_bytes, read_json, require_json};
 use crate::http::error::HttpResult as Result;
+use crate::http::extract::DecisionCaller;
 use crate::http::wire::{decision_json, error_slot};
 use crate::http::AppState;
 
@@ -22,11 +25,11 @@ fn mirror(req: &HttpRequest) -> bool {
 }
 
 pub(in crate::http) async fn authorize(
+    _: DecisionCaller,
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    state.require_decision(&req)?;
     let body = read_bytes(&req, body, state.max_decision_body).await?;
     require_json(&req)?;
     // A proxy repeats the same bodies: the engine answers those from the cache before any
@@ -41,11 +44,11 @@ pub(in crate::http) async fn authorize(
 }
 
 pub(in crate::http) async fn batch(
+    _: DecisionCaller,
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    state.require_decision(&req)?;
     // A batch is a decision request: the same body limit holds for the whole of it.
     let v = read_json(&req, body, state.max_decision_body).await?;
     let mut m = object(v, "a batch")?;
@@ -76,20 +79,16 @@ pub(in crate::http) async fn batch(
 }
 
 pub(in crate::http) async fn permissions(
+    _: DecisionCaller,
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    state.require_decision(&req)?;
     let v = read_json(&req, body, state.max_decision_body).await?;
     let m = object(v, "a permissions request")?;
     deny_unknown(&m, &["principal", "resource", "context", "entities"])?;
-    let get = |k: &str| {
-        m.get(k)
-            .ok_or_else(|| Error::new(Code::MissingField, format!("`{k}` is required")))
-    };
-    let principal = parse_uid(get("principal")?, "principal")?;
-    let resource = parse_uid(get("resource")?, "resource")?;
+    let principal = parse_uid(required(&m, "principal")?, "principal")?;
+    let resource = parse_uid(required(&m, "resource")?, "resource")?;
     let context = context_field(&m)?;
     let entities = entities_field(&m)?;
     let verdicts = state

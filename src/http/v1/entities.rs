@@ -7,15 +7,16 @@ use super::write;
 use crate::engine;
 use crate::error::{Code, Error};
 use crate::http::error::HttpResult as Result;
+use crate::http::extract::Admin;
 use crate::http::{body::read_json, AppState};
 use crate::model;
 
 pub(in crate::http) async fn put_entities(
+    _: Admin,
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
     let v = read_json(&req, body, state.max_data_body).await?;
     let Value::Array(items) = v else {
         return Err(Error::new(
@@ -35,11 +36,10 @@ pub(in crate::http) async fn put_entities(
 }
 
 pub(in crate::http) async fn get_entity(
-    req: HttpRequest,
+    _: Admin,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
     let (t, id) = path.into_inner();
     let uid = model::uid(&t, &id)?;
     let json = state.engine.store().read(|r| r.entity_json(&t, &id))?;
@@ -50,11 +50,10 @@ pub(in crate::http) async fn get_entity(
 }
 
 pub(in crate::http) async fn delete_entity(
-    req: HttpRequest,
+    _: Admin,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
     let (t, id) = path.into_inner();
     model::uid(&t, &id)?;
     let found = write(&state, move |w, ctx| {

@@ -1,18 +1,19 @@
 //! `/v1/orgs/{org}/invitations/{id}`: pending invitations (they hold a seat) and accepting them.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{format_time, limits, parse_time, write};
+use super::{created_or_ok, deleted, format_time, limits, parse_time, write};
 use crate::error::{Code, Error};
 use crate::http::error::HttpResult as Result;
-use crate::http::{body::read_json, body::typed, AppState};
+use crate::http::extract::{Admin, Json};
+use crate::http::AppState;
 use crate::org::InvitationRow;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct InvitationBody {
+pub(in crate::http) struct InvitationBody {
     email: String,
     #[serde(default = "default_invite_role")]
     role: String,
@@ -26,14 +27,12 @@ fn default_invite_role() -> String {
 }
 
 pub(in crate::http) async fn put_invitation(
-    req: HttpRequest,
+    _: Admin,
     path: web::Path<(String, String)>,
-    body: web::Payload,
     state: web::Data<AppState>,
+    Json(b): Json<InvitationBody>,
 ) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
     let (org, id) = path.into_inner();
-    let b: InvitationBody = typed(read_json(&req, body, state.max_data_body).await?)?;
     if !b.email.contains('@') {
         return Err(Error::new(
             Code::InvalidEmail,
@@ -54,43 +53,34 @@ pub(in crate::http) async fn put_invitation(
     })
     .await?;
     let out = json!({"org": org, "id": id, "email": b.email, "role": b.role, "expires_at": format_time(expires_at)});
-    Ok(if created {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    }
-    .json(out))
+    Ok(created_or_ok(created, out))
 }
 
 pub(in crate::http) async fn delete_invitation(
-    req: HttpRequest,
+    _: Admin,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
     let (org, id) = path.into_inner();
-    write(&state, move |w, ctx| {
+    deleted(&state, move |w, ctx| {
         crate::org::revoke_invitation(w, ctx, &org, &id)
     })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .await
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AcceptBody {
+pub(in crate::http) struct AcceptBody {
     user: String,
 }
 
 pub(in crate::http) async fn accept_invitation(
-    req: HttpRequest,
+    _: Admin,
     path: web::Path<(String, String)>,
-    body: web::Payload,
     state: web::Data<AppState>,
+    Json(b): Json<AcceptBody>,
 ) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
     let (org, id) = path.into_inner();
-    let b: AcceptBody = typed(read_json(&req, body, state.max_data_body).await?)?;
     if b.user.is_empty() {
         return Err(Error::new(Code::InvalidBody, "`user` must not be empty").into());
     }

@@ -10,7 +10,8 @@ pub(super) mod orgs;
 pub(super) mod roles;
 pub(super) mod workspaces;
 
-use actix_web::web;
+use actix_web::{web, HttpResponse};
+use serde_json::Value;
 
 use super::error::HttpResult as Result;
 use super::AppState;
@@ -65,4 +66,24 @@ pub(super) fn limits(override_limits: bool) -> Limits {
     } else {
         Limits::Enforce
     }
+}
+
+/// A PUT's answer: 201 when it created the thing, 200 when it replaced it.
+pub(super) fn created_or_ok(created: bool, body: Value) -> HttpResponse {
+    if created {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    }
+}
+
+/// A DELETE's answer: runs the removal as a write, then 204.
+pub(super) async fn deleted<F>(state: &web::Data<AppState>, f: F) -> Result<HttpResponse>
+where
+    F: FnOnce(&crate::store::Writer<'_>, crate::org::OrgCtx<'_>) -> crate::error::Result<()>
+        + Send
+        + 'static,
+{
+    write(state, f).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,20 +1,21 @@
 //! `/v1/orgs/{org}` and its usage: an org's plan, status and primary owner, its state as
 //! decisions see it, and the app-owned usage counters.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{format_time, limits, parse_time, write};
+use super::{created_or_ok, format_time, limits, parse_time, write};
 use crate::error::{Code, Error};
 use crate::http::error::HttpResult as Result;
-use crate::http::{body::read_json, body::read_optional_json, body::typed, AppState};
+use crate::http::extract::{Admin, Json, OptionalJson};
+use crate::http::AppState;
 use crate::org::OrgUpdate;
 use crate::store::now_unix;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OrgBody {
+pub(in crate::http) struct OrgBody {
     plan: Option<String>,
     subscription_status: Option<String>,
     primary_owner: Option<String>,
@@ -24,22 +25,20 @@ struct OrgBody {
 }
 
 pub(in crate::http) async fn put_org(
-    req: HttpRequest,
+    _: Admin,
     path: web::Path<String>,
-    body: web::Payload,
     state: web::Data<AppState>,
+    OptionalJson(b): OptionalJson<OrgBody>,
 ) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
     let org = path.into_inner();
     // No body is a mistake, not a request to change nothing: that is `{}`.
-    let Some(body) = read_optional_json(&req, body, state.max_data_body).await? else {
+    let Some(b) = b else {
         return Err(Error::new(
             Code::MissingBody,
             "the body must be a JSON object; send `{}` to change nothing",
         )
         .into());
     };
-    let b: OrgBody = typed(body)?;
     let past_due_since = b
         .past_due_since
         .as_deref()
@@ -65,12 +64,7 @@ pub(in crate::http) async fn put_org(
     })
     .await?;
     let view = org_view(&state, &org)?;
-    Ok(if created {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    }
-    .json(view))
+    Ok(created_or_ok(created, view))
 }
 
 fn usage_view(state: &AppState, org: &crate::org::OrgState) -> Value {
@@ -128,20 +122,18 @@ fn org_view(state: &AppState, org: &str) -> crate::error::Result<Value> {
 }
 
 pub(in crate::http) async fn get_org(
-    req: HttpRequest,
+    _: Admin,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
     Ok(HttpResponse::Ok().json(org_view(&state, &path.into_inner())?))
 }
 
 pub(in crate::http) async fn get_usage(
-    req: HttpRequest,
+    _: Admin,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
     let org = path.into_inner();
     let engine = &state.engine;
     let model = engine.model();
@@ -156,19 +148,17 @@ pub(in crate::http) async fn get_usage(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UsageBody {
+pub(in crate::http) struct UsageBody {
     current: i64,
 }
 
 pub(in crate::http) async fn put_usage(
-    req: HttpRequest,
+    _: Admin,
     path: web::Path<(String, String)>,
-    body: web::Payload,
     state: web::Data<AppState>,
+    Json(b): Json<UsageBody>,
 ) -> Result<HttpResponse> {
-    state.require_admin(&req)?;
     let (org, rt) = path.into_inner();
-    let b: UsageBody = typed(read_json(&req, body, state.max_data_body).await?)?;
     let (o, r) = (org.clone(), rt.clone());
     write(&state, move |w, ctx| {
         crate::org::set_usage(w, ctx, &o, &r, b.current)
