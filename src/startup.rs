@@ -79,6 +79,18 @@ impl Application {
         self.addr
     }
 
+    /// A handle that stops the server (what an embedding program, or a test, stops it with).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped through [`Application::handle`]; no signal handling
+    /// (the embedding program owns its signals).
+    pub async fn run(self) -> Result<()> {
+        let _watch = self._watch;
+        self.server.await.map_err(|e| Error::io("server failed", e))
+    }
+
     /// Prints where the daemon listens (and its generated token file), then serves.
     pub async fn serve(self) -> Result<()> {
         if let Some(p) = &self.token_file {

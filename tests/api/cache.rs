@@ -258,7 +258,8 @@ fn rss_mib(pid: u32) -> u64 {
 /// Bounded by bytes, the daemon stays small however many arrive, over many connections.
 #[test]
 fn the_caches_are_bounded_by_bytes() {
-    let app = TestApp::spawn();
+    // Its own process: the resident memory measured is the daemon's alone.
+    let app = TestApp::process();
     app.org("acme", "free", "alice");
     let pad = " ".repeat(60_000);
     let before = rss_mib(app.pid());

@@ -276,7 +276,7 @@ fn custom_roles_hold_exactly_their_permissions() {
 #[test]
 fn generated_admin_token_is_kept_beside_the_db_and_never_printed() {
     use std::os::unix::fs::PermissionsExt;
-    let mut app = TestApp::spawn_with(&[], &[("TOLLGATE_ADMIN_TOKEN", "")]);
+    let mut app = TestApp::process_with(&[], &[("TOLLGATE_ADMIN_TOKEN", "")]);
     let token_path = app.dir.path().join("tollgate.admin-token");
     let token = std::fs::read_to_string(&token_path).expect("token file");
     let mode = std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777;
@@ -300,7 +300,7 @@ fn generated_admin_token_is_kept_beside_the_db_and_never_printed() {
 
 #[test]
 fn acknowledged_writes_survive_a_kill() {
-    let mut app = TestApp::spawn();
+    let mut app = TestApp::process();
     app.org("acme", "starter", "alice");
     app.member("acme", "adam", "admin");
     app.member("acme", "mia", "member");

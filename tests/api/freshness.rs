@@ -75,7 +75,7 @@ fn acme(app: &TestApp) {
 
 #[test]
 fn writes_by_tollgate_import_are_seen_by_the_running_daemon() {
-    let app = TestApp::spawn();
+    let app = TestApp::process();
     acme(&app);
     let checkout = req("bob", "start_checkout", ("Org", "acme"), json!({}));
     let logs = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
@@ -97,7 +97,7 @@ fn writes_by_tollgate_import_are_seen_by_the_running_daemon() {
 
 #[test]
 fn the_org_cache_sees_another_process_without_the_decision_cache() {
-    let app = TestApp::spawn_with(&["--no-decision-cache"], &[]);
+    let app = TestApp::process_with(&["--no-decision-cache"], &[]);
     acme(&app);
     let logs = req("alice", "view_audit_logs", ("Org", "acme"), json!({}));
     assert_eq!(ask_often(&app, &logs), "allow");
@@ -110,7 +110,7 @@ fn the_org_cache_sees_another_process_without_the_decision_cache() {
 
 #[test]
 fn writes_by_a_second_daemon_on_the_same_file_are_seen() {
-    let a = TestApp::spawn();
+    let a = TestApp::process();
     acme(&a);
     let b = a.beside();
     let checkout = req("bob", "start_checkout", ("Org", "acme"), json!({}));
@@ -150,7 +150,7 @@ fn writes_by_a_second_daemon_on_the_same_file_are_seen() {
 /// window in which a commit used to slip in).
 #[test]
 fn decisions_racing_writes_never_keep_a_stale_answer() {
-    let app = TestApp::spawn();
+    let app = TestApp::process();
     acme(&app);
     let mut parents: Vec<Value> = Vec::new();
     for i in 0..40 {
@@ -214,7 +214,7 @@ fn decisions_racing_writes_never_keep_a_stale_answer() {
 /// the next decision sees it — also when a Tollgate write lands after it, before that decision.
 #[test]
 fn a_write_by_another_tool_is_seen_even_after_a_tollgate_write() {
-    let app = TestApp::spawn();
+    let app = TestApp::process();
     acme(&app);
     app.org("other", "free", "olga");
     let invite = bob_invites();
@@ -245,7 +245,7 @@ fn a_write_by_another_tool_is_seen_even_after_a_tollgate_write() {
 /// at the next decision; a restart recreates them.
 #[test]
 fn dropped_change_triggers_fail_closed_until_a_restart_recreates_them() {
-    let mut app = TestApp::spawn();
+    let mut app = TestApp::process();
     acme(&app);
     let invite = bob_invites();
     assert_eq!(ask_often(&app, &invite), "allow");
@@ -274,7 +274,7 @@ fn dropped_change_triggers_fail_closed_until_a_restart_recreates_them() {
 /// brings that store's change log, whose positions mean nothing here: everything is stale.
 #[test]
 fn a_store_restored_under_the_daemon_is_seen_whole() {
-    let app = TestApp::spawn();
+    let app = TestApp::process();
     acme(&app);
     let invite = bob_invites();
     assert_eq!(ask_often(&app, &invite), "allow");
@@ -305,7 +305,7 @@ fn a_store_restored_under_the_daemon_is_seen_whole() {
 #[test]
 fn a_backup_of_the_same_store_restored_under_the_daemon_is_seen() {
     for write_after in [false, true] {
-        let app = TestApp::spawn();
+        let app = TestApp::process();
         app.org("acme", "enterprise", "alice");
         app.member("acme", "bob", "viewer");
         app.org("other", "free", "olga");

@@ -1,19 +1,38 @@
-//! Spawns the daemon and offers one typed helper per kind of call.
+//! Starts the daemon and offers one typed helper per kind of call. [`TestApp::spawn`] runs it
+//! in this process through `startup::Application::build` (a real port, a real SQLite file,
+//! settings by value, never the process environment); [`TestApp::process`] runs the binary, for
+//! what needs a process of its own: a crash, a signal, a restart, two processes on one file.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use clap::Parser;
+use tollgate::cli::{Cli, Command as TollgateCommand};
+use tollgate::config::Tokens;
+use tollgate::startup::Application;
+
 use serde_json::{json, Value};
 
 /// The admin token every test daemon uses.
 pub const ADMIN: &str = "test-admin-token-0123456789";
 
+/// How a test daemon runs.
+enum Daemon {
+    /// The `tollgate` binary.
+    Process(Child),
+    /// `Application::build` on a thread of this process.
+    InProcess {
+        handle: actix_web::dev::ServerHandle,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
+}
+
 /// A running daemon and the temp dir holding its database.
 pub struct TestApp {
     pub base: String,
-    child: Child,
+    daemon: Daemon,
     pub dir: tempfile::TempDir,
     /// The database file (in `dir`, or in another daemon's dir for [`TestApp::beside`]).
     db: PathBuf,
@@ -91,13 +110,70 @@ fn start(db: &Path, args: &[String], envs: &[(String, String)]) -> (Child, Strin
     (child, base, printed)
 }
 
+/// Starts the daemon in this process with the flags the binary would get, parsed by the
+/// binary's own parser; the settings the tests pass as environment are given by value.
+fn start_in_process(db: &Path, args: &[String], envs: &[(String, String)]) -> (Daemon, String) {
+    if let Some((k, _)) = std::env::vars().find(|(k, _)| k.starts_with("TOLLGATE_")) {
+        panic!("`{k}` is set in the test process: in-process daemons take settings by value");
+    }
+    let mut argv: Vec<String> = vec!["tollgate".into(), "serve".into()];
+    if !args.iter().any(|a| a == "--listen") {
+        argv.extend(["--listen".into(), "127.0.0.1:0".into()]);
+    }
+    argv.extend(["--db".into(), db.display().to_string()]);
+    argv.extend(args.iter().cloned());
+    let mut tokens = Tokens {
+        admin: Some(ADMIN.into()),
+        decision: None,
+    };
+    for (k, v) in envs {
+        match k.as_str() {
+            "TOLLGATE_ADMIN_TOKEN" => tokens.admin = Some(v.clone()),
+            "TOLLGATE_DECISION_TOKEN" => tokens.decision = Some(v.clone()),
+            "TOLLGATE_PAST_DUE_GRACE_DAYS" => {
+                argv.extend(["--past-due-grace-days".into(), v.clone()])
+            }
+            other => panic!("`{other}` has no in-process form; use TestApp::process_with"),
+        }
+    }
+    let serve = match Cli::try_parse_from(&argv).expect("flags").command {
+        Some(TollgateCommand::Serve(a)) => a,
+        _ => panic!("not a serve command: {argv:?}"),
+    };
+    let settings = serve.resolve(tokens).expect("settings");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            match Application::build(settings) {
+                Ok(app) => {
+                    let _ = tx.send(Ok((app.addr(), app.handle())));
+                    let _ = app.run().await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                }
+            }
+        })
+    });
+    let (addr, handle) = rx
+        .recv()
+        .expect("the daemon thread")
+        .unwrap_or_else(|e| panic!("tollgate did not start: {e}"));
+    let daemon = Daemon::InProcess {
+        handle,
+        thread: Some(thread),
+    };
+    (daemon, format!("http://{addr}"))
+}
+
 impl TestApp {
-    /// A daemon on the embedded default model.
+    /// A daemon on the embedded default model, in this process.
     pub fn spawn() -> TestApp {
         Self::spawn_with(&[], &[])
     }
 
-    /// A daemon with extra flags and environment.
+    /// A daemon with extra flags (and settings given as their environment variables), in this
+    /// process.
     pub fn spawn_with(args: &[&str], envs: &[(&str, &str)]) -> TestApp {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         Self::spawn_owned(args, envs)
@@ -105,16 +181,37 @@ impl TestApp {
 
     /// Like [`TestApp::spawn_with`], with owned arguments.
     pub fn spawn_owned(args: Vec<String>, envs: &[(&str, &str)]) -> TestApp {
+        Self::new(args, envs, false)
+    }
+
+    /// The `tollgate` binary as a process of its own, on the embedded default model.
+    pub fn process() -> TestApp {
+        Self::process_with(&[], &[])
+    }
+
+    /// The binary with extra flags and environment.
+    pub fn process_with(args: &[&str], envs: &[(&str, &str)]) -> TestApp {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Self::new(args, envs, true)
+    }
+
+    fn new(args: Vec<String>, envs: &[(&str, &str)], process: bool) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let envs: Vec<(String, String)> = envs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let db = dir.path().join("tollgate.db");
-        let (child, base, stdout) = start(&db, &args, &envs);
+        let (daemon, base, stdout) = if process {
+            let (child, base, stdout) = start(&db, &args, &envs);
+            (Daemon::Process(child), base, stdout)
+        } else {
+            let (daemon, base) = start_in_process(&db, &args, &envs);
+            (daemon, base, Vec::new())
+        };
         TestApp {
             base,
-            child,
+            daemon,
             dir,
             db,
             agent: agent(),
@@ -124,18 +221,29 @@ impl TestApp {
         }
     }
 
+    fn child(&mut self) -> &mut Child {
+        match &mut self.daemon {
+            Daemon::Process(c) => c,
+            Daemon::InProcess { .. } => panic!("this test needs TestApp::process"),
+        }
+    }
+
     /// Kills the daemon (SIGKILL, no graceful shutdown) and starts a new one on the same files.
     pub fn kill_and_restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child();
+        let _ = child.kill();
+        let _ = child.wait();
         let (child, base, stdout) = start(&self.db, &self.args, &self.envs);
-        self.child = child;
+        self.daemon = Daemon::Process(child);
         self.base = base;
         self.stdout = stdout;
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        match &self.daemon {
+            Daemon::Process(c) => c.id(),
+            Daemon::InProcess { .. } => panic!("this test needs TestApp::process"),
+        }
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -148,7 +256,7 @@ impl TestApp {
         let (child, base, stdout) = start(&self.db, &self.args, &self.envs);
         TestApp {
             base,
-            child,
+            daemon: Daemon::Process(child),
             dir: tempfile::tempdir().expect("tempdir"),
             db: self.db.clone(),
             agent: agent(),
@@ -269,8 +377,19 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.daemon {
+            Daemon::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Daemon::InProcess { handle, thread } => {
+                // The stop command is sent at once; the thread ends when the server has.
+                drop(handle.stop(false));
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+            }
+        }
     }
 }
 

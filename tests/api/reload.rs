@@ -275,7 +275,12 @@ fn a_removed_policy_file_is_loaded_only_when_forced() {
 #[test]
 fn sighup_reloads() {
     let m = ModelCopy::new();
-    let app = spawn(&m);
+    let app = TestApp::process_with(
+        &m.args().iter().map(String::as_str).collect::<Vec<_>>(),
+        &[],
+    );
+    app.org("acme", "free", "alice");
+    app.member("acme", "vic", "viewer");
     let before = policies(&app);
     let checks = before["reload_checks"].as_u64().unwrap();
     let pid = app.pid().to_string();
