@@ -46,6 +46,8 @@ ap.add_argument("--tail-pool", default="0,0", help="org_pool,users_per_org (0,0 
 ap.add_argument("--repeating-only", action="store_true",
                 help="only measure the repeating mix (1k and 1M) three times each and print the median server "
                      "CPU per decision (BENCHMARKS.md is left alone): the check after a decision-path change")
+ap.add_argument("--mixes", default="repeating",
+                help="with --repeating-only: the mixes to measure, comma-separated (repeating, distinct)")
 ap.add_argument("--tollgate", default=None, help="the tollgate binary to measure (default: target/release/tollgate)")
 args = ap.parse_args()
 if args.tollgate:
@@ -264,12 +266,20 @@ def tail_only():
 
 
 def repeating_only():
-    """Server CPU per decision on the repeating mix, median of three runs per store size."""
-    for size in ["1k", "1M"]:
-        runs = sorted((run_case("tollgate", "repeating.lua", size) for _ in range(3)), key=lambda r: r["cpu_us"])
-        print(f"tollgate {size} repeating: server CPU " + " / ".join(f"{r['cpu_us']:.1f}" for r in runs)
-              + f" µs/decision (median {runs[1]['cpu_us']:.1f}), {runs[1]['rps']:.0f} rps, "
-              f"{sum(r['writes'] for r in runs)} writes", flush=True)
+    """Server CPU per decision on the chosen mixes (--mixes), median of three runs per store size."""
+    for mix in args.mixes.split(","):
+        for size in ["1k", "1M"]:
+            quick_case(mix, size)
+
+
+def quick_case(mix, size):
+    """Three runs of one mix on one store size; prints the server CPU per decision."""
+    if mix not in ("repeating", "distinct"):
+        sys.exit(f"unknown mix `{mix}`")
+    runs = sorted((run_case("tollgate", f"{mix}.lua", size) for _ in range(3)), key=lambda r: r["cpu_us"])
+    print(f"tollgate {size} {mix}: server CPU " + " / ".join(f"{r['cpu_us']:.1f}" for r in runs)
+          + f" µs/decision (median {runs[1]['cpu_us']:.1f}), {runs[1]['rps']:.0f} rps, "
+          f"{sum(r['writes'] for r in runs)} writes", flush=True)
 
 
 def main():
