@@ -20,8 +20,8 @@ fn main() -> std::process::ExitCode {
     let serve = match cli.command {
         None => cli.serve,
         Some(Command::Serve(args)) => args,
-        Some(Command::Validate(args)) => return tollgate::cli::validate(&args).into(),
-        Some(Command::Test(args)) => return tollgate::cli::test::run(&args).into(),
+        Some(Command::Validate(args)) => return tollgate::cli::validate(args).into(),
+        Some(Command::Test(args)) => return tollgate::cli::test::run(args).into(),
         Some(Command::Check(args)) => return tollgate::cli::check::run(args).into(),
         Some(Command::Import(args)) => return tollgate::cli::import::run(args).into(),
     };

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::Exit;
-use crate::config::{StoreArgs, Tokens};
+use crate::config::Layer;
 use crate::engine::{Ask, DecisionInput, Engine, Outcome};
 use crate::error::{Code, Error, Result};
 use crate::model::{Gate, Model};
@@ -34,7 +34,7 @@ pub struct CheckArgs {
     /// The store, model and plan settings, read exactly as `serve` reads them (flags, env,
     /// `--config`), so `check` answers what the daemon answers.
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub settings: Layer,
 }
 
 /// Parses `Type::"id"`, or the short `Type:id` (split at the last single colon).
@@ -94,7 +94,7 @@ pub fn run(args: CheckArgs) -> Exit {
 }
 
 fn decide(args: CheckArgs) -> Result<Exit> {
-    let settings = args.store.clone().resolve(Tokens::default())?;
+    let settings = super::settings(args.settings.clone())?;
     if !settings.db.exists() {
         return Err(Error::StoreUnavailable(format!(
             "no database at `{}`",

@@ -32,7 +32,7 @@ use serde_json::Value;
 
 use super::Exit;
 use crate::audit::{self, AuditAction, AuditRecord};
-use crate::config::{StoreArgs, Tokens};
+use crate::config::Layer;
 use crate::engine::Engine;
 use crate::error::{Code, Error, Result};
 use crate::model::Model;
@@ -47,7 +47,7 @@ pub struct ImportArgs {
     pub file: PathBuf,
     /// The store, model and plan settings, read exactly as `serve` reads them.
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub settings: Layer,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,7 +144,7 @@ pub fn run(args: ImportArgs) -> Exit {
 }
 
 fn import(args: &ImportArgs) -> Result<()> {
-    let settings = args.store.clone().resolve(Tokens::default())?;
+    let settings = super::settings(args.settings.clone())?;
     let model = Model::load(&settings.model)?;
     let store = Store::open(&settings.db)?;
     let engine = Engine::new(model, store, settings.engine);

@@ -8,8 +8,7 @@ pub mod test;
 
 use clap::{Parser, Subcommand};
 
-pub use crate::config::ModelArgs;
-use crate::config::{ServeArgs, Tokens};
+use crate::config::{Layer, Settings, Tokens};
 use crate::error::Result;
 use crate::model::Model;
 use crate::startup::Application;
@@ -29,18 +28,18 @@ pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Flags of `serve`, accepted without the subcommand too.
+    /// The settings of `serve`, accepted without the subcommand too.
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub serve: Layer,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon (the default).
-    Serve(ServeArgs),
+    Serve(Layer),
     /// Parse and strictly validate policies, schema and plan catalog; exit non-zero on errors.
-    Validate(ModelArgs),
+    Validate(Layer),
     /// Run policy test files (YAML) against the model; exit non-zero when a case fails.
     Test(TestArgs),
     /// Answer one decision against a store file, optionally explaining why.
@@ -49,9 +48,10 @@ pub enum Command {
     Import(import::ImportArgs),
 }
 
-/// Reads and builds the model the flags name.
-pub fn load_model(args: &ModelArgs) -> Result<Model> {
-    Model::load(&args.paths())
+/// The settings a command runs with: its flags and env over `--config` over the defaults.
+/// Tokens are the daemon's alone: the admin commands never read them.
+pub fn settings(layer: Layer) -> Result<Settings> {
+    layer.resolve(Tokens::default())
 }
 
 /// How a command ended: the process exit code, one name per meaning.
@@ -79,8 +79,8 @@ impl From<Exit> for std::process::ExitCode {
 }
 
 /// `tollgate validate`: 0 when the model loads, 1 otherwise.
-pub fn validate(args: &ModelArgs) -> Exit {
-    match load_model(args) {
+pub fn validate(args: Layer) -> Exit {
+    match settings(args).and_then(|s| Model::load(&s.model)) {
         Ok(model) => {
             for w in &model.warnings {
                 eprintln!("{w}");
@@ -97,7 +97,7 @@ pub fn validate(args: &ModelArgs) -> Exit {
 }
 
 /// Runs `serve`: builds the application, prints where it listens, serves until a signal.
-pub async fn serve(args: ServeArgs) -> Result<()> {
+pub async fn serve(args: Layer) -> Result<()> {
     let settings = args.resolve(Tokens::from_env())?;
     Application::build(settings)?.serve().await
 }

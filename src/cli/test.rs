@@ -34,7 +34,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::check::{parse_action, parse_uid};
-use super::{load_model, Exit, ModelArgs};
+use super::Exit;
+use crate::config::Layer;
 use crate::engine::{Ask, DecisionInput, Engine, EngineSettings, Outcome};
 use crate::error::{Error, Result};
 use crate::http::outcome_name;
@@ -48,9 +49,9 @@ use crate::store::{now_unix, Store};
 pub struct TestArgs {
     /// Test files, or directories searched for `*.yaml` / `*.yml` [default: policies/tests].
     pub paths: Vec<PathBuf>,
-    /// The model to test.
+    /// The model to test (and `--config`, read as `serve` reads it).
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub settings: Layer,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,9 +207,16 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// Runs `test`: prints one line per case and a `N passed, N failed` summary; 0 when all pass.
-pub fn run(args: &TestArgs) -> Exit {
-    println!("{}", args.model.describe());
-    let model = match load_model(&args.model) {
+pub fn run(args: TestArgs) -> Exit {
+    let settings = match super::settings(args.settings.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Exit::Failure;
+        }
+    };
+    println!("{}", settings.describe_model());
+    let model = match Model::load(&settings.model) {
         Ok(m) => Arc::new(m),
         Err(e) => {
             eprintln!("{e}");

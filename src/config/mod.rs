@@ -14,88 +14,124 @@ use crate::engine::{EngineSettings, DEFAULT_CACHE_BYTES};
 use crate::error::{Error, Result};
 use crate::model::ModelPaths;
 
-/// Where the model comes from; each part defaults to the embedded one.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ModelArgs {
-    /// Directory of `*.cedar` policy files [default: embedded policies].
-    #[arg(long, env = "TOLLGATE_POLICIES", value_name = "DIR")]
-    pub policies: Option<PathBuf>,
-    /// Cedar schema file [default: embedded schema].
-    #[arg(long, env = "TOLLGATE_SCHEMA", value_name = "FILE")]
-    pub schema: Option<PathBuf>,
-    /// Plan catalog TOML [default: embedded catalog].
-    #[arg(long, env = "TOLLGATE_PLANS", value_name = "FILE")]
-    pub plans: Option<PathBuf>,
-}
-
-/// The settings every command that reads a store shares: `serve`, `check` and `import`.
-#[derive(Debug, Clone, Default, Args)]
-pub struct StoreArgs {
+/// Every setting, by one name as a flag, a `TOLLGATE_*` environment variable and a key of the
+/// config file: the flags (with env) are one layer, the file another, of this same type.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
     /// TOML file with any of these settings (flags and env win over it).
     #[arg(long, env = "TOLLGATE_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
+    /// Directory of `*.cedar` policy files [default: embedded policies].
+    #[arg(
+        long,
+        env = "TOLLGATE_POLICIES",
+        value_name = "DIR",
+        help_heading = "Model"
+    )]
+    pub policies: Option<PathBuf>,
+    /// Cedar schema file [default: embedded schema].
+    #[arg(
+        long,
+        env = "TOLLGATE_SCHEMA",
+        value_name = "FILE",
+        help_heading = "Model"
+    )]
+    pub schema: Option<PathBuf>,
+    /// Plan catalog TOML [default: embedded catalog].
+    #[arg(
+        long,
+        env = "TOLLGATE_PLANS",
+        value_name = "FILE",
+        help_heading = "Model"
+    )]
+    pub plans: Option<PathBuf>,
     /// SQLite database file, created on first start [default: ./tollgate.db].
-    #[arg(long, env = "TOLLGATE_DB", value_name = "FILE")]
+    #[arg(long, env = "TOLLGATE_DB", value_name = "FILE", help_heading = "Store")]
     pub db: Option<PathBuf>,
-    /// Where the model comes from.
-    #[command(flatten)]
-    pub model: ModelArgs,
     /// Upgrade URL template with `{org}` and `{plan}` [default: from the plan catalog].
-    #[arg(long, env = "TOLLGATE_UPGRADE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "TOLLGATE_UPGRADE_URL",
+        value_name = "URL",
+        help_heading = "Store"
+    )]
     pub upgrade_url: Option<String>,
     /// Days a past-due org keeps its plan [default: from the plan catalog, 7].
-    #[arg(long, env = "TOLLGATE_PAST_DUE_GRACE_DAYS", value_name = "DAYS")]
+    #[arg(
+        long,
+        env = "TOLLGATE_PAST_DUE_GRACE_DAYS",
+        value_name = "DAYS",
+        help_heading = "Store"
+    )]
     pub past_due_grace_days: Option<i64>,
-}
-
-/// Flags of `tollgate serve` (and of bare `tollgate`): the shared ones and the daemon's own.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ServeArgs {
-    /// The settings shared with `check` and `import`.
-    #[command(flatten)]
-    pub store: StoreArgs,
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8181].
-    #[arg(long, env = "TOLLGATE_LISTEN", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "TOLLGATE_LISTEN",
+        value_name = "ADDR",
+        help_heading = "Daemon"
+    )]
     pub listen: Option<SocketAddr>,
     /// Largest decision request body in bytes [default: 65536].
-    #[arg(long, env = "TOLLGATE_MAX_DECISION_BODY", value_name = "BYTES")]
+    #[arg(
+        long,
+        env = "TOLLGATE_MAX_DECISION_BODY",
+        value_name = "BYTES",
+        help_heading = "Daemon"
+    )]
     pub max_decision_body: Option<usize>,
     /// Largest data request body in bytes [default: 8388608].
-    #[arg(long, env = "TOLLGATE_MAX_DATA_BODY", value_name = "BYTES")]
+    #[arg(
+        long,
+        env = "TOLLGATE_MAX_DATA_BODY",
+        value_name = "BYTES",
+        help_heading = "Daemon"
+    )]
     pub max_data_body: Option<usize>,
     /// Most requests in one batch [default: 100].
-    #[arg(long, env = "TOLLGATE_MAX_BATCH", value_name = "N")]
+    #[arg(
+        long,
+        env = "TOLLGATE_MAX_BATCH",
+        value_name = "N",
+        help_heading = "Daemon"
+    )]
     pub max_batch: Option<usize>,
     /// Answer every decision from scratch, without the decision cache.
-    #[arg(long, env = "TOLLGATE_NO_DECISION_CACHE")]
-    pub no_decision_cache: bool,
+    #[arg(
+        long,
+        env = "TOLLGATE_NO_DECISION_CACHE",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL",
+        help_heading = "Daemon"
+    )]
+    pub no_decision_cache: Option<bool>,
     /// Bytes the caches (decisions, slices, org states) may hold together [default: 33554432].
-    #[arg(long, env = "TOLLGATE_CACHE_BYTES", value_name = "BYTES")]
+    #[arg(
+        long,
+        env = "TOLLGATE_CACHE_BYTES",
+        value_name = "BYTES",
+        help_heading = "Daemon"
+    )]
     pub cache_bytes: Option<usize>,
     /// HTTP worker threads [default: number of CPUs].
-    #[arg(long, env = "TOLLGATE_WORKERS", value_name = "N")]
+    #[arg(
+        long,
+        env = "TOLLGATE_WORKERS",
+        value_name = "N",
+        help_heading = "Daemon"
+    )]
     pub workers: Option<usize>,
-}
-
-/// The config file: every setting, by the same names as the flags.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<SocketAddr>,
-    db: Option<PathBuf>,
-    policies: Option<PathBuf>,
-    schema: Option<PathBuf>,
-    plans: Option<PathBuf>,
-    admin_token: Option<String>,
-    decision_token: Option<String>,
-    upgrade_url: Option<String>,
-    past_due_grace_days: Option<i64>,
-    max_decision_body: Option<usize>,
-    max_data_body: Option<usize>,
-    max_batch: Option<usize>,
-    workers: Option<usize>,
-    no_decision_cache: Option<bool>,
-    cache_bytes: Option<usize>,
+    /// The admin token: from the file or `TOLLGATE_ADMIN_TOKEN` only, never a flag (argv is
+    /// visible to every local user in `ps`).
+    #[arg(skip)]
+    pub admin_token: Option<String>,
+    /// The decision token: from the file or `TOLLGATE_DECISION_TOKEN` only.
+    #[arg(skip)]
+    pub decision_token: Option<String>,
 }
 
 /// The settings of a run, resolved from every layer and checked.
@@ -123,6 +159,31 @@ pub struct Settings {
     pub engine: EngineSettings,
 }
 
+impl Settings {
+    /// Which files the model comes from, in one line: a command run without flags uses the
+    /// model built into the binary, not the files an admin just edited, and must say so.
+    pub fn describe_model(&self) -> String {
+        let part = |p: &Option<PathBuf>, what: &str| match p {
+            Some(p) => p.display().to_string(),
+            None => format!("embedded {what}"),
+        };
+        let line = format!(
+            "model: {}, {}, {}",
+            part(&self.model.policies, "policies"),
+            part(&self.model.schema, "schema"),
+            part(&self.model.plans, "plan catalog")
+        );
+        if self.model.policies.is_none()
+            && self.model.schema.is_none()
+            && self.model.plans.is_none()
+        {
+            line + " (pass --policies/--schema/--plans or TOLLGATE_* to use your files)"
+        } else {
+            line
+        }
+    }
+}
+
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8181";
 
@@ -146,58 +207,45 @@ impl Tokens {
     }
 }
 
-impl ModelArgs {
-    /// Which files the model comes from, in one line: a command run without flags uses the
-    /// model built into the binary, not the files an admin just edited, and must say so.
-    pub fn describe(&self) -> String {
-        let part = |p: &Option<PathBuf>, what: &str| match p {
-            Some(p) => p.display().to_string(),
-            None => format!("embedded {what}"),
-        };
-        let line = format!(
-            "model: {}, {}, {}",
-            part(&self.policies, "policies"),
-            part(&self.schema, "schema"),
-            part(&self.plans, "plan catalog")
-        );
-        if self.policies.is_none() && self.schema.is_none() && self.plans.is_none() {
-            line + " (pass --policies/--schema/--plans or TOLLGATE_* to use your files)"
-        } else {
-            line
+impl Layer {
+    /// This layer over `below`: each setting this layer leaves unset comes from `below`.
+    fn over(self, below: Layer) -> Layer {
+        Layer {
+            config: self.config,
+            policies: self.policies.or(below.policies),
+            schema: self.schema.or(below.schema),
+            plans: self.plans.or(below.plans),
+            db: self.db.or(below.db),
+            upgrade_url: self.upgrade_url.or(below.upgrade_url),
+            past_due_grace_days: self.past_due_grace_days.or(below.past_due_grace_days),
+            listen: self.listen.or(below.listen),
+            max_decision_body: self.max_decision_body.or(below.max_decision_body),
+            max_data_body: self.max_data_body.or(below.max_data_body),
+            max_batch: self.max_batch.or(below.max_batch),
+            no_decision_cache: self.no_decision_cache.or(below.no_decision_cache),
+            cache_bytes: self.cache_bytes.or(below.cache_bytes),
+            workers: self.workers.or(below.workers),
+            admin_token: self.admin_token.or(below.admin_token),
+            decision_token: self.decision_token.or(below.decision_token),
         }
     }
 
-    /// The paths as the model reads them.
-    pub fn paths(&self) -> ModelPaths {
-        ModelPaths {
-            policies: self.policies.clone(),
-            schema: self.schema.clone(),
-            plans: self.plans.clone(),
-        }
-    }
-}
-
-impl StoreArgs {
-    /// Resolves the shared settings (the daemon's own at their defaults).
+    /// Resolves this layer (flags and env) over the config file (its `--config`) over the
+    /// defaults, and checks the result. Tokens come from `tokens` (the environment) over the
+    /// file.
     pub fn resolve(self, tokens: Tokens) -> Result<Settings> {
-        ServeArgs {
-            store: self,
-            ..ServeArgs::default()
-        }
-        .resolve(tokens)
-    }
-}
-
-impl ServeArgs {
-    /// Resolves flags and env over the config file over defaults, and checks the result.
-    pub fn resolve(self, tokens: Tokens) -> Result<Settings> {
-        let s = self.store;
-        let file = match &s.config {
+        let file = match &self.config {
             Some(p) => read_config(p)?,
-            None => FileConfig::default(),
+            None => Layer::default(),
         };
+        let env = Layer {
+            admin_token: tokens.admin.filter(|t| !t.is_empty()),
+            decision_token: tokens.decision.filter(|t| !t.is_empty()),
+            ..self
+        };
+        let l = env.over(file);
         let secret = |s: Option<String>| s.filter(|t| !t.is_empty()).map(SecretString::from);
-        let listen = match self.listen.or(file.listen) {
+        let listen = match l.listen {
             Some(a) => a,
             None => DEFAULT_LISTEN
                 .parse()
@@ -205,40 +253,27 @@ impl ServeArgs {
         };
         let settings = Settings {
             listen,
-            db: s
-                .db
-                .or(file.db)
-                .unwrap_or_else(|| PathBuf::from("tollgate.db")),
+            db: l.db.unwrap_or_else(|| PathBuf::from("tollgate.db")),
             model: ModelPaths {
-                policies: s.model.policies.or(file.policies),
-                schema: s.model.schema.or(file.schema),
-                plans: s.model.plans.or(file.plans),
+                policies: l.policies,
+                schema: l.schema,
+                plans: l.plans,
             },
-            admin_token: secret(tokens.admin).or(secret(file.admin_token)),
-            decision_token: secret(tokens.decision).or(secret(file.decision_token)),
-            max_decision_body: self
-                .max_decision_body
-                .or(file.max_decision_body)
-                .unwrap_or(64 * 1024),
-            max_data_body: self
-                .max_data_body
-                .or(file.max_data_body)
-                .unwrap_or(8 * 1024 * 1024),
-            max_batch: self.max_batch.or(file.max_batch).unwrap_or(100),
-            workers: self.workers.or(file.workers).unwrap_or_else(|| {
+            admin_token: secret(l.admin_token),
+            decision_token: secret(l.decision_token),
+            max_decision_body: l.max_decision_body.unwrap_or(64 * 1024),
+            max_data_body: l.max_data_body.unwrap_or(8 * 1024 * 1024),
+            max_batch: l.max_batch.unwrap_or(100),
+            workers: l.workers.unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(|n| n.get())
                     .unwrap_or(2)
             }),
             engine: EngineSettings {
-                upgrade_url: s.upgrade_url.or(file.upgrade_url),
-                past_due_grace_days: s.past_due_grace_days.or(file.past_due_grace_days),
-                no_decision_cache: self.no_decision_cache
-                    || file.no_decision_cache.unwrap_or(false),
-                cache_bytes: self
-                    .cache_bytes
-                    .or(file.cache_bytes)
-                    .unwrap_or(DEFAULT_CACHE_BYTES),
+                upgrade_url: l.upgrade_url,
+                past_due_grace_days: l.past_due_grace_days,
+                no_decision_cache: l.no_decision_cache.unwrap_or(false),
+                cache_bytes: l.cache_bytes.unwrap_or(DEFAULT_CACHE_BYTES),
             },
         };
         if settings.engine.past_due_grace_days.is_some_and(|d| d < 0) {
@@ -265,7 +300,7 @@ impl ServeArgs {
     }
 }
 
-fn read_config(path: &Path) -> Result<FileConfig> {
+fn read_config(path: &Path) -> Result<Layer> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("cannot read config `{}`", path.display()), e))?;
     toml::from_str(&text).map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))
@@ -285,12 +320,9 @@ mod tests {
     #[test]
     fn flags_win_over_file_and_file_over_defaults() {
         let (_dir, cfg) = file("listen = \"127.0.0.1:9999\"\nmax_batch = 7\ndb = \"x.db\"\n");
-        let args = ServeArgs {
-            store: StoreArgs {
-                config: Some(cfg),
-                db: Some("y.db".into()),
-                ..Default::default()
-            },
+        let args = Layer {
+            config: Some(cfg),
+            db: Some("y.db".into()),
             ..Default::default()
         };
         let s = args.resolve(Tokens::default()).unwrap();
@@ -305,7 +337,7 @@ mod tests {
         let (_dir, cfg) = file(
             "db = \"x.db\"\nupgrade_url = \"https://u/{org}\"\npast_due_grace_days = 2\nlisten = \"127.0.0.1:1\"\n",
         );
-        let store = StoreArgs {
+        let store = Layer {
             config: Some(cfg.clone()),
             ..Default::default()
         };
@@ -316,9 +348,32 @@ mod tests {
     }
 
     #[test]
+    fn a_token_in_the_file_counts_and_the_environment_wins_over_it() {
+        let (_dir, cfg) = file("admin_token = \"from-the-file-0123456789\"\n");
+        let layer = || Layer {
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let s = layer().resolve(Tokens::default()).unwrap();
+        assert_eq!(
+            s.admin_token.unwrap().expose_secret(),
+            "from-the-file-0123456789"
+        );
+        let env = Tokens {
+            admin: Some("from-the-env-0123456789".into()),
+            decision: None,
+        };
+        let s = layer().resolve(env).unwrap();
+        assert_eq!(
+            s.admin_token.unwrap().expose_secret(),
+            "from-the-env-0123456789"
+        );
+    }
+
+    #[test]
     fn unknown_config_keys_are_refused() {
         let (_dir, cfg) = file("lisen = \"127.0.0.1:1\"\n");
-        let args = StoreArgs {
+        let args = Layer {
             config: Some(cfg),
             ..Default::default()
         };
@@ -332,12 +387,12 @@ mod tests {
             admin: Some("short".into()),
             decision: None,
         };
-        assert!(StoreArgs::default().resolve(tokens).is_err());
+        assert!(Layer::default().resolve(tokens).is_err());
         let tokens = Tokens {
             admin: Some("0123456789abcdef-secret".into()),
             decision: None,
         };
-        let s = StoreArgs::default().resolve(tokens).unwrap();
+        let s = Layer::default().resolve(tokens).unwrap();
         assert!(!format!("{s:?}").contains("secret"));
     }
 }

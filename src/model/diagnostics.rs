@@ -8,6 +8,8 @@ pub fn diagnostic<D: miette::Diagnostic + Send + Sync + 'static>(
     name: &str,
     text: &str,
 ) -> String {
+    // Where the first label points, for a report whose location line miette left out.
+    let offset = d.labels().and_then(|mut l| l.next()).map(|l| l.offset());
     let report =
         miette::Report::new(d).with_source_code(miette::NamedSource::new(name, text.to_string()));
     let handler =
@@ -18,7 +20,17 @@ pub fn diagnostic<D: miette::Diagnostic + Send + Sync + 'static>(
         // Cedar's diagnostics carry their own (unnamed) source, which wins over ours; put the
         // file name into the location line so `file:line:col` always reads whole.
         Ok(()) if !out.contains(&format!("[{name}:")) => {
-            out.trim_end().replace("╭─[", &format!("╭─[{name}:"))
+            let out = out.trim_end().replace("╭─[", &format!("╭─[{name}:"));
+            // An error on the first lines gets no location line at all (`╭────`).
+            match offset {
+                Some(at) if !out.contains(&format!("[{name}:")) && text.is_char_boundary(at) => {
+                    let before = &text[..at];
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    out.replacen("╭────", &format!("╭─[{name}:{line}:{col}]"), 1)
+                }
+                _ => out,
+            }
         }
         Ok(()) => out.trim_end().to_string(),
         Err(_) => format!("{name}: {report}"),
@@ -43,4 +55,17 @@ pub fn render(e: &dyn miette::Diagnostic) -> String {
         out.push_str(&h.to_string());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    #[test]
+    fn an_error_on_the_first_line_names_its_file_line_and_column() {
+        let text = "forbid(principal action, resource);\n";
+        let e = cedar_policy::PolicySet::from_str(text).unwrap_err();
+        let out = super::diagnostic(e, "zz.cedar", text);
+        assert!(out.contains("[zz.cedar:1:18]"), "{out}");
+    }
 }

@@ -30,6 +30,43 @@ fn validate(m: &ModelCopy) -> (i32, String, String) {
     run_cli(&args)
 }
 
+/// `validate` and `test` read `--config` as `serve` does: the model they check is the one the
+/// daemon started with that file would load.
+#[test]
+fn validate_and_test_read_the_daemons_config_file() {
+    let m = ModelCopy::new();
+    m.write(
+        "policies/zz.cedar",
+        "permit(principal, action, resource);\nforbid(principal action, resource);\n",
+    );
+    let cfg = m.path("tollgate.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "policies = {:?}\nschema = {:?}\nplans = {:?}\n",
+            m.path("policies"),
+            m.path("tollgate.cedarschema"),
+            m.path("plans.toml")
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let (code, _, err) = run_cli(&["validate", "--config", cfg]);
+    assert_eq!(
+        code, 1,
+        "the broken file under the configured directory: {err}"
+    );
+    assert!(err.contains("zz.cedar:2:18"), "{err}");
+    let (code, out, _) = run_cli(&["test", "--config", cfg, "policies/tests"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&m.path("policies").display().to_string()),
+        "{out}"
+    );
+    std::fs::remove_file(m.path("policies/zz.cedar")).unwrap();
+    assert_eq!(run_cli(&["validate", "--config", cfg]).0, 0);
+}
+
 #[test]
 fn validate_reports_file_line_column_and_caret() {
     let m = ModelCopy::new();
