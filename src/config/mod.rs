@@ -303,7 +303,17 @@ impl Layer {
 fn read_config(path: &Path) -> Result<Layer> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("cannot read config `{}`", path.display()), e))?;
-    toml::from_str(&text).map_err(|e| Error::Config(format!("`{}`: {e}", path.display())))
+    // The error's own rendering quotes the offending line, which may hold a token: name the
+    // place instead.
+    toml::from_str(&text).map_err(|e| {
+        let at = e.span().map_or(String::new(), |span| {
+            let before = text.get(..span.start).unwrap_or("");
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(" line {line}, column {col}:")
+        });
+        Error::Config(format!("`{}`:{at} {}", path.display(), e.message()))
+    })
 }
 
 #[cfg(test)]
@@ -367,6 +377,23 @@ mod tests {
         assert_eq!(
             s.admin_token.unwrap().expose_secret(),
             "from-the-env-0123456789"
+        );
+    }
+
+    #[test]
+    fn a_bad_config_line_is_named_not_quoted() {
+        let (_dir, cfg) = file("listen = \"127.0.0.1:1\"\nadmin_token = 0123456789abcdef01\n");
+        let e = Layer {
+            config: Some(cfg),
+            ..Default::default()
+        }
+        .resolve(Tokens::default())
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 2"), "{e}");
+        assert!(
+            !e.contains("0123456789abcdef01"),
+            "the token is not echoed: {e}"
         );
     }
 

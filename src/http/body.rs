@@ -68,28 +68,63 @@ pub async fn read_json(
     parse_json(req, &body)
 }
 
-/// Deserializes a typed body. A field the type does not declare is a 422 `UNKNOWN_FIELD`
-/// (the code the decision API gives one, so a client handles both alike), checked against the
-/// type's own field list before serde runs; a wrong value is a 422 `INVALID_BODY`. A field set
-/// to `null` is a 422 `NULL_FIELD`: leaving a field out keeps the stored value, and a `null`
-/// that silently meant the same would hide a client's bug (`"plan": null`).
-pub(crate) fn typed<T: serde::de::DeserializeOwned>(v: Value) -> crate::error::Result<T> {
-    if let Value::Object(m) = &v {
-        if let Some((k, _)) = m.iter().find(|(_, v)| v.is_null()) {
-            return Err(Error::new(
-                Code::NullField,
-                format!("`{k}` must not be null; leave it out to keep what is stored"),
-            ));
-        }
-        let fields = serde_aux::serde_introspection::serde_introspect::<T>();
-        if let Some(k) = m.keys().find(|k| !fields.contains(&k.as_str())) {
-            return Err(Error::new(
-                Code::UnknownField,
-                format!("unknown field `{k}`, expected one of {}", fields.join(", ")),
-            ));
+/// A typed data body: a JSON object of named fields (serde's derive would also take an array
+/// of the fields in order, which no filter keyed on field names could read), some of which
+/// are objects of named fields themselves.
+pub(crate) trait DataBody: serde::de::DeserializeOwned {
+    /// The fields of an object-valued field, checked for unknown names like the top level.
+    fn nested(_field: &str) -> Option<&'static [&'static str]> {
+        None
+    }
+}
+
+/// Deserializes a typed body. Anything but an object is a 422 `INVALID_BODY`. A field the type
+/// does not declare, at the top or in a nested object, is a 422 `UNKNOWN_FIELD` (the code the
+/// decision API gives one, so a client handles both alike), checked against the type's own
+/// field list before serde runs; a wrong value is a 422 `INVALID_BODY`. A field set to `null`
+/// is a 422 `NULL_FIELD`: leaving a field out keeps the stored value, and a `null` that
+/// silently meant the same would hide a client's bug (`"plan": null`).
+pub(crate) fn typed<T: DataBody>(v: Value) -> crate::error::Result<T> {
+    let Value::Object(m) = &v else {
+        return Err(Error::new(
+            Code::InvalidBody,
+            "the body must be a JSON object",
+        ));
+    };
+    if let Some((k, _)) = m.iter().find(|(_, v)| v.is_null()) {
+        return Err(Error::new(
+            Code::NullField,
+            format!("`{k}` must not be null; leave it out to keep what is stored"),
+        ));
+    }
+    known_fields(
+        m,
+        serde_aux::serde_introspection::serde_introspect::<T>(),
+        "",
+    )?;
+    for (k, inner) in m {
+        if let (Some(fields), Value::Object(o)) = (T::nested(k), inner) {
+            known_fields(o, fields, &format!("`{k}`: "))?;
         }
     }
     serde_json::from_value(v).map_err(|e| Error::new(Code::InvalidBody, e.to_string()))
+}
+
+fn known_fields(
+    m: &serde_json::Map<String, Value>,
+    fields: &[&str],
+    at: &str,
+) -> crate::error::Result<()> {
+    match m.keys().find(|k| !fields.contains(&k.as_str())) {
+        Some(k) => Err(Error::new(
+            Code::UnknownField,
+            format!(
+                "{at}unknown field `{k}`, expected one of {}",
+                fields.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +138,22 @@ mod tests {
         role: String,
         #[serde(default)]
         override_limits: bool,
+        #[serde(default)]
+        flags: Flags,
+    }
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "only deserialized")]
+    struct Flags {
+        #[serde(default)]
+        on: bool,
+    }
+
+    impl DataBody for Body {
+        fn nested(field: &str) -> Option<&'static [&'static str]> {
+            (field == "flags").then(serde_aux::serde_introspection::serde_introspect::<Flags>)
+        }
     }
 
     fn code(v: Value) -> &'static str {
@@ -120,5 +171,15 @@ mod tests {
         assert_eq!(code(json!({"role": null})), "NULL_FIELD");
         assert_eq!(code(json!({"role": 5})), "INVALID_BODY");
         assert_eq!(code(json!({})), "INVALID_BODY");
+        assert_eq!(
+            code(json!(["admin", true])),
+            "INVALID_BODY",
+            "the fields in order are not a body"
+        );
+        assert_eq!(code(json!({"role": "admin", "flags": {"on": true}})), "ok");
+        assert_eq!(
+            code(json!({"role": "admin", "flags": {"of": true}})),
+            "UNKNOWN_FIELD"
+        );
     }
 }

@@ -8,9 +8,8 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
-use serde::de::DeserializeOwned;
 
-use super::body::{parse_json, read_bytes, typed};
+use super::body::{parse_json, read_bytes, typed, DataBody};
 use super::error::{HttpError, HttpResult as Result};
 use super::AppState;
 use crate::error::Error;
@@ -62,7 +61,7 @@ impl FromRequest for DecisionCaller {
 type Reading<T> = Pin<Box<dyn Future<Output = Result<T>>>>;
 
 /// Reads a data body: `None` when it is empty.
-async fn data_body<T: DeserializeOwned>(req: HttpRequest, payload: Payload) -> Result<Option<T>> {
+async fn data_body<T: DataBody>(req: HttpRequest, payload: Payload) -> Result<Option<T>> {
     let limit = state(&req)?.max_data_body;
     let body = read_bytes(&req, payload, limit).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -71,7 +70,7 @@ async fn data_body<T: DeserializeOwned>(req: HttpRequest, payload: Payload) -> R
     Ok(Some(typed(parse_json(&req, &body)?)?))
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+impl<T: DataBody + 'static> FromRequest for Json<T> {
     type Error = HttpError;
     type Future = Reading<Self>;
 
@@ -85,7 +84,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+impl<T: DataBody + 'static> FromRequest for OptionalJson<T> {
     type Error = HttpError;
     type Future = Reading<Self>;
 

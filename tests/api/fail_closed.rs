@@ -198,6 +198,28 @@ fn malformed_oversized_and_wrongly_typed_bodies() {
         422,
         "INVALID_BODY",
     );
+    // The fields in order are not a body: serde's derive would take them, and pass limits
+    // (`override_limits`) that no filter reading field names would see.
+    error(
+        &app.admin(
+            "PUT",
+            "/v1/orgs/acme/members/bob",
+            Some(json!(["admin", true])),
+        ),
+        422,
+        "INVALID_BODY",
+    );
+    // An unknown field inside a nested object is an unknown field too.
+    app.ok("PUT", "/v1/orgs/acme/workspaces/ws1", json!({}));
+    error(
+        &app.admin(
+            "PUT",
+            "/v1/orgs/acme/workspaces/ws1/members/alice",
+            Some(json!({"permissions": {"can_fly": true}})),
+        ),
+        422,
+        "UNKNOWN_FIELD",
+    );
     let org = app.admin("GET", "/v1/orgs/acme", None).body;
     assert_eq!(org["members"].as_array().unwrap().len(), 1, "{org}");
     // Every error, even actix's own, is JSON.

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{created_or_ok, deleted, format_time, limits, parse_time, write};
 use crate::error::{Code, Error};
+use crate::http::body::DataBody;
 use crate::http::error::HttpResult as Result;
 use crate::http::extract::{Admin, Json};
 use crate::http::AppState;
@@ -21,6 +22,8 @@ pub(in crate::http) struct InvitationBody {
     #[serde(default)]
     override_limits: bool,
 }
+
+impl DataBody for InvitationBody {}
 
 fn default_invite_role() -> String {
     "member".into()
@@ -73,6 +76,8 @@ pub(in crate::http) async fn delete_invitation(
 pub(in crate::http) struct AcceptBody {
     user: String,
 }
+
+impl DataBody for AcceptBody {}
 
 pub(in crate::http) async fn accept_invitation(
     _: Admin,

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{created_or_ok, deleted, limits, write};
+use crate::http::body::DataBody;
 use crate::http::error::HttpResult as Result;
 use crate::http::extract::{Admin, Json};
 use crate::http::AppState;
@@ -16,6 +17,8 @@ pub(in crate::http) struct MemberBody {
     #[serde(default)]
     override_limits: bool,
 }
+
+impl DataBody for MemberBody {}
 
 pub(in crate::http) async fn put_member(
     _: Admin,

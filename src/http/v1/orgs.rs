@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::{created_or_ok, format_time, limits, parse_time, write};
 use crate::error::{Code, Error};
+use crate::http::body::DataBody;
 use crate::http::error::HttpResult as Result;
 use crate::http::extract::{Admin, Json, OptionalJson};
 use crate::http::AppState;
@@ -23,6 +24,8 @@ pub(in crate::http) struct OrgBody {
     #[serde(default)]
     override_limits: bool,
 }
+
+impl DataBody for OrgBody {}
 
 pub(in crate::http) async fn put_org(
     _: Admin,
@@ -151,6 +154,8 @@ pub(in crate::http) async fn get_usage(
 pub(in crate::http) struct UsageBody {
     current: i64,
 }
+
+impl DataBody for UsageBody {}
 
 pub(in crate::http) async fn put_usage(
     _: Admin,

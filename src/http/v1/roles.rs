@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::write;
+use crate::http::body::DataBody;
 use crate::http::error::HttpResult as Result;
 use crate::http::extract::{Admin, Json};
 use crate::http::AppState;
@@ -18,6 +19,8 @@ pub(in crate::http) struct RoleBody {
     permissions: Vec<String>,
     level: i64,
 }
+
+impl DataBody for RoleBody {}
 
 pub(in crate::http) async fn put_role(
     _: Admin,

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{created_or_ok, deleted, limits, write};
+use crate::http::body::DataBody;
 use crate::http::error::HttpResult as Result;
 use crate::http::extract::{Admin, OptionalJson};
 use crate::http::AppState;
@@ -18,6 +19,8 @@ pub(in crate::http) struct WorkspaceBody {
     #[serde(default)]
     override_limits: bool,
 }
+
+impl DataBody for WorkspaceBody {}
 
 pub(in crate::http) async fn put_workspace(
     _: Admin,
@@ -56,6 +59,13 @@ pub(in crate::http) struct WsMemberBody {
     role: String,
     #[serde(default)]
     permissions: WorkspacePermissions,
+}
+
+impl DataBody for WsMemberBody {
+    fn nested(field: &str) -> Option<&'static [&'static str]> {
+        (field == "permissions")
+            .then(serde_aux::serde_introspection::serde_introspect::<WorkspacePermissions>)
+    }
 }
 
 fn default_ws_role() -> String {
