@@ -57,16 +57,17 @@ fn json_errors<B: actix_web::body::MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
+    // Every code comes from the one table, so the OpenAPI document's enum holds it.
     let code = match status.as_u16() {
-        404 => "NOT_FOUND",
-        405 => "METHOD_NOT_ALLOWED",
-        413 => "PAYLOAD_TOO_LARGE",
-        400 => "BAD_REQUEST",
-        _ if status.is_server_error() => "INTERNAL",
-        _ => "ERROR",
+        404 => Code::NotFound,
+        405 => Code::MethodNotAllowed,
+        413 => Code::PayloadTooLarge,
+        415 => Code::UnsupportedMediaType,
+        _ if status.is_client_error() => Code::BadRequest,
+        _ => Code::Internal,
     };
     let body = serde_json::json!({
-        "code": code,
+        "code": code.name(),
         "message": status.canonical_reason().unwrap_or("error").to_lowercase(),
     })
     .to_string();
