@@ -3,6 +3,7 @@
 mod auth;
 pub(crate) mod body;
 pub mod error;
+mod openapi;
 mod ops;
 mod v1;
 pub(crate) mod wire;

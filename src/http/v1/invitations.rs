@@ -1,23 +1,35 @@
 //! `/v1/orgs/{org}/invitations/{id}`: pending invitations (they hold a seat) and accepting them.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{format_time, limits, parse_time, write};
+use super::{format_time, limits, parse_time, write, InvitationPath};
 use crate::error::{Code, Error};
 use crate::http::error::HttpResult as Result;
+use crate::http::openapi as doc;
+use crate::http::wire::schema::ErrorBody;
 use crate::http::{body::read_json, body::typed, AppState};
 use crate::store::InvitationRow;
 
-#[derive(Deserialize)]
+/// `PUT /v1/orgs/{org}/invitations/{id}`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = InvitationWrite)]
 #[serde(deny_unknown_fields)]
-struct InvitationBody {
+pub(in crate::http) struct InvitationBody {
+    /// Who is invited (422 INVALID_EMAIL without an `@`).
+    #[schema(format = Email, example = "bob@example.com")]
     email: String,
+    /// The role the membership will have.
     #[serde(default = "default_invite_role")]
+    #[schema(default = "member")]
     role: String,
+    /// RFC 3339; must be in the future (422 INVITATION_EXPIRED).
+    #[schema(format = DateTime, example = "2030-01-01T00:00:00Z")]
     expires_at: String,
+    /// Pass the seat limit; nothing is checked.
     #[serde(default)]
+    #[schema(default = false)]
     override_limits: bool,
 }
 
@@ -25,14 +37,60 @@ fn default_invite_role() -> String {
     "member".into()
 }
 
+/// The answer of an invitation write.
+#[derive(Serialize, ToSchema)]
+#[schema(as = InvitationAnswer)]
+pub(in crate::http) struct InvitationAnswer {
+    /// Org id.
+    org: String,
+    /// Invitation id.
+    id: String,
+    /// Who is invited.
+    email: String,
+    /// The role it grants.
+    role: String,
+    /// When it expires (RFC 3339, UTC).
+    #[schema(format = DateTime)]
+    expires_at: String,
+}
+
+/// Creates or replaces an invitation.
+#[utoipa::path(
+    put,
+    path = "/v1/orgs/{org}/invitations/{id}",
+    tag = "Orgs",
+    operation_id = "putInvitation",
+    summary = "Create or replace an invitation (counts toward seats)",
+    description = "A pending, unexpired invitation holds a seat: a write that would pass a seat \
+                   limit answers 402 and changes nothing, unless `override_limits`.",
+    security(("adminToken" = [])),
+    params(InvitationPath),
+    request_body(content = InvitationBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Replaced.", body = InvitationAnswer),
+        (status = 201, description = "Created.", body = InvitationAnswer),
+        (status = 400, response = doc::BadBody),
+        (status = 401, response = doc::Unauthorized),
+        (status = 402, response = doc::PaymentRequired),
+        (status = 404, response = doc::NotFound),
+        (status = 405, response = doc::MethodNotAllowed),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, description = "INVITATION_EXPIRED: `expires_at` is past; INVALID_EMAIL; \
+                                      INVALID_TIME; UNKNOWN_ROLE; UNKNOWN_FIELD, NULL_FIELD, \
+                                      INVALID_BODY.", body = ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
 pub(in crate::http) async fn put_invitation(
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<InvitationPath>,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     state.require_admin(&req)?;
-    let (org, id) = path.into_inner();
+    let InvitationPath { org, id } = path.into_inner();
     let b: InvitationBody = typed(read_json(&req, body, state.max_data_body).await?)?;
     if !b.email.contains('@') {
         return Err(Error::new(
@@ -53,7 +111,13 @@ pub(in crate::http) async fn put_invitation(
         w.set_invitation(ctx, &o, inv, limits(b.override_limits))
     })
     .await?;
-    let out = json!({"org": org, "id": id, "email": b.email, "role": b.role, "expires_at": format_time(expires_at)});
+    let out = InvitationAnswer {
+        org,
+        id,
+        email: b.email,
+        role: b.role,
+        expires_at: format_time(expires_at),
+    };
     Ok(if created {
         HttpResponse::Created()
     } else {
@@ -62,39 +126,105 @@ pub(in crate::http) async fn put_invitation(
     .json(out))
 }
 
+/// Revokes an invitation.
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/invitations/{id}",
+    tag = "Orgs",
+    operation_id = "deleteInvitation",
+    summary = "Revoke an invitation",
+    security(("adminToken" = [])),
+    params(InvitationPath),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, response = doc::BadPath),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 405, response = doc::MethodNotAllowed),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
 pub(in crate::http) async fn delete_invitation(
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<InvitationPath>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     state.require_admin(&req)?;
-    let (org, id) = path.into_inner();
+    let InvitationPath { org, id } = path.into_inner();
     write(&state, move |w, ctx| w.revoke_invitation(ctx, &org, &id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+/// `POST /v1/orgs/{org}/invitations/{id}/accept`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AcceptWrite)]
 #[serde(deny_unknown_fields)]
-struct AcceptBody {
+pub(in crate::http) struct AcceptBody {
+    /// The user who accepts (not empty).
+    #[schema(min_length = 1, example = "bob")]
     user: String,
 }
 
+/// The answer of an accept.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AcceptAnswer)]
+pub(in crate::http) struct AcceptAnswer {
+    /// Org id.
+    org: String,
+    /// The new member.
+    user: String,
+    /// The role the invitation granted.
+    role: String,
+    /// The invitation id (now gone).
+    invitation: String,
+}
+
+/// Turns an invitation into a membership.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/invitations/{id}/accept",
+    tag = "Orgs",
+    operation_id = "acceptInvitation",
+    summary = "Turn an invitation into a membership",
+    description = "Atomic: the invitation's seat becomes the member's.",
+    security(("adminToken" = [])),
+    params(InvitationPath),
+    request_body(content = AcceptBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Accepted.", body = AcceptAnswer),
+        (status = 400, response = doc::BadBody),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 405, response = doc::MethodNotAllowed),
+        (status = 409, description = "CONFLICT: the invitation expired or the user is already \
+                                      a member; nothing changed.", body = ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, description = "INVALID_BODY (`user` empty or not a string), \
+                                      UNKNOWN_FIELD, NULL_FIELD.", body = ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
 pub(in crate::http) async fn accept_invitation(
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<InvitationPath>,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     state.require_admin(&req)?;
-    let (org, id) = path.into_inner();
+    let InvitationPath { org, id } = path.into_inner();
     let b: AcceptBody = typed(read_json(&req, body, state.max_data_body).await?)?;
     if b.user.is_empty() {
         return Err(Error::new(Code::InvalidBody, "`user` must not be empty").into());
     }
     let (o, i, u) = (org.clone(), id.clone(), b.user.clone());
     let role = write(&state, move |w, ctx| w.accept_invitation(ctx, &o, &i, &u)).await?;
-    Ok(
-        HttpResponse::Ok()
-            .json(json!({"org": org, "user": b.user, "role": role, "invitation": id})),
-    )
+    Ok(HttpResponse::Ok().json(AcceptAnswer {
+        org,
+        user: b.user,
+        role,
+        invitation: id,
+    }))
 }
