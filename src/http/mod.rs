@@ -4,6 +4,7 @@ mod auth;
 pub(crate) mod body;
 pub mod error;
 pub(crate) mod extract;
+mod openapi;
 mod ops;
 mod v1;
 pub(crate) mod wire;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use secrecy::SecretString;
@@ -57,16 +59,17 @@ fn json_errors<B: actix_web::body::MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
+    // Every code comes from the one table, so the OpenAPI document's enum holds it.
     let code = match status.as_u16() {
-        404 => "NOT_FOUND",
-        405 => "METHOD_NOT_ALLOWED",
-        413 => "PAYLOAD_TOO_LARGE",
-        400 => "BAD_REQUEST",
-        _ if status.is_server_error() => "INTERNAL",
-        _ => "ERROR",
+        404 => Code::NotFound,
+        405 => Code::MethodNotAllowed,
+        413 => Code::PayloadTooLarge,
+        415 => Code::UnsupportedMediaType,
+        _ if status.is_client_error() => Code::BadRequest,
+        _ => Code::Internal,
     };
     let body = serde_json::json!({
-        "code": code,
+        "code": code.name(),
         "message": status.canonical_reason().unwrap_or("error").to_lowercase(),
     })
     .to_string();
@@ -81,74 +84,109 @@ fn json_errors<B: actix_web::body::MessageBody + 'static>(
     ))
 }
 
-/// The route table: every path, the methods it serves (another method answers 405 with
-/// `Allow`) and the handler of each.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    use v1::{decisions, entities, invitations, members, orgs, roles, workspaces};
-    cfg.service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
-        .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
-        .service(resource("/openapi.json", "GET").route(web::get().to(ops::openapi)))
-        .service(resource("/v1/policies", "GET").route(web::get().to(ops::policies)))
-        .service(resource("/v1/admin/reload", "POST").route(web::post().to(ops::reload)))
-        .service(resource("/v1/authorize", "POST").route(web::post().to(decisions::authorize)))
-        .service(resource("/v1/authorize/batch", "POST").route(web::post().to(decisions::batch)))
-        .service(resource("/v1/permissions", "POST").route(web::post().to(decisions::permissions)))
-        .service(resource("/v1/entities", "PUT").route(web::put().to(entities::put_entities)))
-        .service(
-            resource("/v1/entities/{etype}/{eid:.*}", "GET, DELETE")
-                .route(web::get().to(entities::get_entity))
-                .route(web::delete().to(entities::delete_entity)),
-        )
-        .service(
-            resource("/v1/orgs/{org}", "GET, PUT")
-                .route(web::put().to(orgs::put_org))
-                .route(web::get().to(orgs::get_org)),
-        )
-        .service(
-            resource("/v1/orgs/{org}/members/{user}", "PUT, DELETE")
-                .route(web::put().to(members::put_member))
-                .route(web::delete().to(members::delete_member)),
-        )
-        .service(
-            resource("/v1/orgs/{org}/invitations/{id}", "PUT, DELETE")
-                .route(web::put().to(invitations::put_invitation))
-                .route(web::delete().to(invitations::delete_invitation)),
-        )
-        .service(
-            resource("/v1/orgs/{org}/invitations/{id}/accept", "POST")
-                .route(web::post().to(invitations::accept_invitation)),
-        )
-        .service(
-            resource("/v1/orgs/{org}/workspaces/{ws}", "PUT, DELETE")
-                .route(web::put().to(workspaces::put_workspace))
-                .route(web::delete().to(workspaces::delete_workspace)),
-        )
-        .service(
-            resource(
-                "/v1/orgs/{org}/workspaces/{ws}/members/{user}",
-                "PUT, DELETE",
-            )
-            .route(web::put().to(workspaces::put_workspace_member))
-            .route(web::delete().to(workspaces::delete_workspace_member)),
-        )
-        .service(
-            resource("/v1/orgs/{org}/roles/{name}", "PUT").route(web::put().to(roles::put_role)),
-        )
-        .service(resource("/v1/orgs/{org}/usage", "GET").route(web::get().to(orgs::get_usage)))
-        .service(
-            resource("/v1/orgs/{org}/usage/{rt}", "PUT").route(web::put().to(orgs::put_usage)),
-        );
+/// One served path: its actix pattern and the methods it serves, in the order `Allow` names
+/// them.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// The actix pattern, e.g. `/v1/entities/{etype}/{eid:.*}`.
+    pub path: &'static str,
+    /// The methods it serves (`GET`, `PUT`, ...); any other answers 405 with `Allow`.
+    pub methods: &'static [&'static str],
 }
 
-/// A route's resource: any method it does not serve answers 405 with `Allow: allow`.
-fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        let mut res = HttpResponse::MethodNotAllowed();
-        res.insert_header((header::ALLOW, allow));
-        res.json(serde_json::json!({
-            "code": Code::MethodNotAllowed.name(),
-            "message": format!("this endpoint answers {allow} only"),
-        }))
+impl Route {
+    /// The path as the OpenAPI document spells it: `{eid:.*}` becomes `{eid}`.
+    pub fn openapi_path(&self) -> String {
+        self.path
+            .split('/')
+            .map(|seg| match (seg.starts_with('{'), seg.find(':')) {
+                (true, Some(at)) => format!("{}}}", &seg[..at]),
+                _ => seg.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The `Allow` header of its 405s.
+    pub fn allow(&self) -> String {
+        self.methods.join(", ")
+    }
+}
+
+/// Declares the route table once: [`ROUTES`] (every path and its methods, which the OpenAPI
+/// test reads) and [`routes`] (the actix services) come from the same lines, so they cannot
+/// drift apart.
+macro_rules! route_table {
+    ($($path:literal => { $($method:ident => $handler:path),+ $(,)? }),+ $(,)?) => {
+        /// Every served path and its methods, in table order.
+        pub const ROUTES: &[Route] = &[
+            $(Route { path: $path, methods: &[$(stringify!($method)),+] },)+
+        ];
+
+        /// The route table: every path, the methods it serves (another method answers 405
+        /// with `Allow`) and the handler of each.
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            use v1::{decisions, entities, invitations, members, orgs, roles, workspaces};
+            $(
+                cfg.service(
+                    resource(Route { path: $path, methods: &[$(stringify!($method)),+] })
+                        $(.route(web::method(Method::$method).to($handler)))+
+                );
+            )+
+        }
+    };
+}
+
+route_table! {
+    "/healthz" => { GET => ops::healthz },
+    "/readyz" => { GET => ops::readyz },
+    "/openapi.json" => { GET => ops::openapi },
+    "/v1/policies" => { GET => ops::policies },
+    "/v1/admin/reload" => { POST => ops::reload },
+    "/v1/authorize" => { POST => decisions::authorize },
+    "/v1/authorize/batch" => { POST => decisions::batch },
+    "/v1/permissions" => { POST => decisions::permissions },
+    "/v1/entities" => { PUT => entities::put_entities },
+    "/v1/entities/{etype}/{eid:.*}" => {
+        GET => entities::get_entity,
+        DELETE => entities::delete_entity,
+    },
+    "/v1/orgs/{org}" => { GET => orgs::get_org, PUT => orgs::put_org },
+    "/v1/orgs/{org}/members/{user}" => {
+        PUT => members::put_member,
+        DELETE => members::delete_member,
+    },
+    "/v1/orgs/{org}/invitations/{id}" => {
+        PUT => invitations::put_invitation,
+        DELETE => invitations::delete_invitation,
+    },
+    "/v1/orgs/{org}/invitations/{id}/accept" => { POST => invitations::accept_invitation },
+    "/v1/orgs/{org}/workspaces/{ws}" => {
+        PUT => workspaces::put_workspace,
+        DELETE => workspaces::delete_workspace,
+    },
+    "/v1/orgs/{org}/workspaces/{ws}/members/{user}" => {
+        PUT => workspaces::put_workspace_member,
+        DELETE => workspaces::delete_workspace_member,
+    },
+    "/v1/orgs/{org}/roles/{name}" => { PUT => roles::put_role },
+    "/v1/orgs/{org}/usage" => { GET => orgs::get_usage },
+    "/v1/orgs/{org}/usage/{rt}" => { PUT => orgs::put_usage },
+}
+
+/// A route's resource: any method it does not serve answers 405 with `Allow`.
+fn resource(route: Route) -> actix_web::Resource {
+    let allow = route.allow();
+    web::resource(route.path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move {
+            let mut res = HttpResponse::MethodNotAllowed();
+            res.insert_header((header::ALLOW, allow.as_str()));
+            res.json(serde_json::json!({
+                "code": Code::MethodNotAllowed.name(),
+                "message": format!("this endpoint answers {allow} only"),
+            }))
+        }
     }))
 }
 

@@ -14,6 +14,12 @@ pub enum PaymentCode {
     PlanLimitReached,
 }
 
+impl PaymentCode {
+    /// Every code (for the OpenAPI document).
+    pub const ALL: &'static [PaymentCode] =
+        &[PaymentCode::FeatureNotInPlan, PaymentCode::PlanLimitReached];
+}
+
 /// One resource type's use against its limit, as shown in a 402.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CurrentUsage {

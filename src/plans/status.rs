@@ -24,6 +24,18 @@ pub enum SubscriptionStatus {
 }
 
 impl SubscriptionStatus {
+    /// Every status, in Stripe's order (for the OpenAPI document).
+    pub const ALL: &'static [SubscriptionStatus] = &[
+        Self::Active,
+        Self::Trialing,
+        Self::PastDue,
+        Self::Canceled,
+        Self::Unpaid,
+        Self::Incomplete,
+        Self::IncompleteExpired,
+        Self::Paused,
+    ];
+
     /// Parses Stripe's snake_case name.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
@@ -80,5 +92,18 @@ pub fn effective_plan<'a>(
         catalog.tier(nominal).unwrap_or(fallback)
     } else {
         fallback
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SubscriptionStatus;
+
+    #[test]
+    fn every_status_round_trips_its_name() {
+        for s in SubscriptionStatus::ALL {
+            assert_eq!(SubscriptionStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(SubscriptionStatus::ALL.len(), 8);
     }
 }

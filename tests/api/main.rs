@@ -18,6 +18,7 @@ mod default_model;
 mod fail_closed;
 mod freshness;
 mod generic;
+mod openapi;
 mod reload;
 mod seats;
 mod tenancy;

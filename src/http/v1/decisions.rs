@@ -15,8 +15,27 @@ use crate::error::{Code, Error};
 use crate::http::body::{read_bytes, read_json, require_json};
 use crate::http::error::HttpResult as Result;
 use crate::http::extract::DecisionCaller;
+use crate::http::openapi as doc;
+use crate::http::wire::schema::{
+    BatchAnswer, BatchRequest, DecisionAnswer, DecisionRequest, ErrorBody, PermissionsAnswer,
+    PermissionsRequest,
+};
 use crate::http::wire::{decision_json, error_slot};
 use crate::http::AppState;
+
+/// The 422s of a decision request: valid JSON, invalid by the schema or the rules.
+const DECISION_422: &str = "Valid JSON, invalid by the schema or the rules: INVALID_REQUEST (not \
+     an object, or a principal or resource of a type the action does not take), UNKNOWN_FIELD, \
+     MISSING_FIELD, INVALID_UID, INVALID_ENTITY_TYPE, UNKNOWN_ACTION, INVALID_CONTEXT, \
+     INVALID_ENTITY, DUPLICATE_ENTITY, MANAGED_ENTITY (entity data for a type or attribute only \
+     the org API writes), PROVIDED_ANCESTOR, PARENT_CYCLE, CROSS_ORG_PARENTS (an ancestry that \
+     reaches two orgs), SLICE_TOO_LARGE, RESERVE_UNSUPPORTED.";
+
+/// The 422s of a permissions request.
+const PERMISSIONS_422: &str = "Valid JSON, invalid by the schema or the rules: INVALID_REQUEST, \
+     UNKNOWN_FIELD, MISSING_FIELD, INVALID_UID, INVALID_ENTITY_TYPE, INVALID_CONTEXT, \
+     INVALID_ENTITY, DUPLICATE_ENTITY, MANAGED_ENTITY, PROVIDED_ANCESTOR, PARENT_CYCLE, \
+     CROSS_ORG_PARENTS, SLICE_TOO_LARGE.";
 
 fn mirror(req: &HttpRequest) -> bool {
     web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
@@ -24,6 +43,42 @@ fn mirror(req: &HttpRequest) -> bool {
         .unwrap_or(false)
 }
 
+/// One decision.
+#[utoipa::path(
+    post,
+    path = "/v1/authorize",
+    tag = "Decisions",
+    operation_id = "authorize",
+    summary = "Decide one request",
+    description = "403 wins over 402: the answer is payment_required only when the role side \
+                   permits and only plan gates forbid. The actor's role comes from the store, \
+                   never from the request. A principal or resource that neither the store nor \
+                   `entities` holds is judged as Cedar does (no attributes, no parents) and \
+                   named in `warnings`. An evaluation error is a deny with `errors`.",
+    security(("decisionToken" = []), ("adminToken" = []), ()),
+    params(
+        ("mirror" = Option<String>, Query,
+         description = "`1` or `true`: the HTTP status equals the answer's `status` (200, 403 \
+                        or 402); the body is unchanged. Any other value is ignored.",
+         example = "1"),
+    ),
+    request_body(content = DecisionRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The decision (allow, deny or payment_required).",
+         body = DecisionAnswer),
+        (status = 400, response = doc::BadBody),
+        (status = 401, response = doc::Unauthorized),
+        (status = 402, description = "Only with `?mirror=1`: payment_required.",
+         body = DecisionAnswer),
+        (status = 403, description = "Only with `?mirror=1`: deny.", body = DecisionAnswer),
+        (status = 405, response = doc::MethodNotAllowed),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, description = DECISION_422, body = ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
 pub(in crate::http) async fn authorize(
     _: DecisionCaller,
     req: HttpRequest,
@@ -43,6 +98,34 @@ pub(in crate::http) async fn authorize(
     Ok(HttpResponse::build(status).json(decision_json(&decision)))
 }
 
+/// Many decisions, one slot each.
+#[utoipa::path(
+    post,
+    path = "/v1/authorize/batch",
+    tag = "Decisions",
+    operation_id = "authorizeBatch",
+    summary = "Decide many requests",
+    description = "Each item is judged as `/v1/authorize` would; a bad item yields \
+                   `{\"error\": {code, message}}` in its slot, not a failed batch. More than \
+                   `--max-batch` (default 100) items is a 422 BATCH_TOO_LARGE. The decision body \
+                   limit holds for the whole batch.",
+    security(("decisionToken" = []), ("adminToken" = []), ()),
+    request_body(content = BatchRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One slot per request, in order.", body = BatchAnswer),
+        (status = 400, response = doc::BadBody),
+        (status = 401, response = doc::Unauthorized),
+        (status = 405, response = doc::MethodNotAllowed),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, description = "INVALID_REQUEST: the body is not an object; \
+                                      UNKNOWN_FIELD: a key other than `requests`; \
+                                      MISSING_FIELD: `requests` is missing or not an array; \
+                                      BATCH_TOO_LARGE.", body = ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
 pub(in crate::http) async fn batch(
     _: DecisionCaller,
     req: HttpRequest,
@@ -78,6 +161,29 @@ pub(in crate::http) async fn batch(
     Ok(HttpResponse::Ok().json(json!({"results": results})))
 }
 
+/// Every action the schema allows on the resource's type, judged.
+#[utoipa::path(
+    post,
+    path = "/v1/permissions",
+    tag = "Decisions",
+    operation_id = "permissions",
+    summary = "Judge every action allowed on the resource type",
+    description = "What a UI reads to show, hide or upsell: each entry equals what \
+                   `/v1/authorize` answers for the same request.",
+    security(("decisionToken" = []), ("adminToken" = []), ()),
+    request_body(content = PermissionsRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Per-action verdicts.", body = PermissionsAnswer),
+        (status = 400, response = doc::BadBody),
+        (status = 401, response = doc::Unauthorized),
+        (status = 405, response = doc::MethodNotAllowed),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, description = PERMISSIONS_422, body = ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
 pub(in crate::http) async fn permissions(
     _: DecisionCaller,
     req: HttpRequest,

@@ -11,7 +11,8 @@ pub(super) mod roles;
 pub(super) mod workspaces;
 
 use actix_web::{web, HttpResponse};
-use serde_json::Value;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::error::HttpResult as Result;
 use super::AppState;
@@ -68,8 +69,107 @@ pub(super) fn limits(override_limits: bool) -> Limits {
     }
 }
 
+// The path parameters of each route, as actix extracts them and the OpenAPI document lists
+// them. An id is one path segment, never empty (an empty one reaches no route: 404).
+
+/// `/v1/orgs/{org}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(in crate::http) struct OrgPath {
+    /// Org id.
+    #[param(min_length = 1)]
+    pub org: String,
+}
+
+/// `/v1/orgs/{org}/members/{user}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(in crate::http) struct MemberPath {
+    /// Org id.
+    #[param(min_length = 1)]
+    pub org: String,
+    /// User id.
+    #[param(min_length = 1)]
+    pub user: String,
+}
+
+/// `/v1/orgs/{org}/invitations/{id}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(in crate::http) struct InvitationPath {
+    /// Org id.
+    #[param(min_length = 1)]
+    pub org: String,
+    /// Invitation id.
+    #[param(min_length = 1)]
+    pub id: String,
+}
+
+/// `/v1/orgs/{org}/workspaces/{ws}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(in crate::http) struct WorkspacePath {
+    /// Org id.
+    #[param(min_length = 1)]
+    pub org: String,
+    /// Workspace id (global across orgs).
+    #[param(min_length = 1)]
+    pub ws: String,
+}
+
+/// `/v1/orgs/{org}/workspaces/{ws}/members/{user}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(in crate::http) struct WorkspaceMemberPath {
+    /// Org id.
+    #[param(min_length = 1)]
+    pub org: String,
+    /// Workspace id (global across orgs).
+    #[param(min_length = 1)]
+    pub ws: String,
+    /// User id.
+    #[param(min_length = 1)]
+    pub user: String,
+}
+
+/// `/v1/orgs/{org}/roles/{name}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(in crate::http) struct RolePath {
+    /// Org id.
+    #[param(min_length = 1)]
+    pub org: String,
+    /// Custom role name.
+    #[param(min_length = 1)]
+    pub name: String,
+}
+
+/// `/v1/orgs/{org}/usage/{rt}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(in crate::http) struct UsagePath {
+    /// Org id.
+    #[param(min_length = 1)]
+    pub org: String,
+    /// Resource type, e.g. `quota:project`.
+    #[param(pattern = "^[a-z]+:[a-z][a-z0-9_]*$", example = "quota:project")]
+    pub rt: String,
+}
+
+/// `/v1/entities/{etype}/{eid}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(in crate::http) struct EntityPath {
+    /// Entity type name, e.g. `User` or `NS::Doc`.
+    #[param(min_length = 1, example = "User")]
+    pub etype: String,
+    /// Entity id: the rest of the path, which may be empty or contain `/`.
+    #[param(example = "alice")]
+    pub eid: String,
+}
+
 /// A PUT's answer: 201 when it created the thing, 200 when it replaced it.
-pub(super) fn created_or_ok(created: bool, body: Value) -> HttpResponse {
+pub(super) fn created_or_ok(created: bool, body: impl serde::Serialize) -> HttpResponse {
     if created {
         HttpResponse::Created().json(body)
     } else {
