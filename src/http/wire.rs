@@ -383,3 +383,57 @@ pub(crate) mod schema {
         Viewer,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use utoipa::PartialSchema;
+
+    use super::schema::{DecisionAnswer, ErrorBody, PaymentBody};
+    use super::{decision_json, error_slot};
+    use crate::engine::{Decision, Outcome};
+    use crate::error::{Code, Error};
+    use crate::plans::{CurrentUsage, Payment, PaymentCode};
+
+    /// Every key of `value` is a property of `schema`, and every required one is there.
+    fn conforms<S: PartialSchema>(value: &Value) {
+        let schema = serde_json::to_value(S::schema()).unwrap();
+        let props = schema["properties"].as_object().unwrap();
+        for k in value.as_object().unwrap().keys() {
+            assert!(props.contains_key(k), "`{k}` is not in {schema}");
+        }
+        for r in schema["required"].as_array().unwrap() {
+            let r = r.as_str().unwrap();
+            assert!(
+                value.get(r).is_some(),
+                "`{r}` is required by {schema}: {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn hand_built_answers_have_the_keys_their_schemas_declare() {
+        let payment = Payment::new(
+            PaymentCode::PlanLimitReached,
+            None,
+            Some("starter".into()),
+            "https://billing.example.com/upgrade".into(),
+            Some(CurrentUsage {
+                resource_type: "seat:total".into(),
+                current: 3,
+                limit: 3,
+            }),
+        );
+        conforms::<PaymentBody>(&serde_json::to_value(&payment).unwrap());
+        let d = Decision {
+            outcome: Outcome::PaymentRequired,
+            reasons: vec!["gate.seat.total".into()],
+            errors: vec![],
+            warnings: vec!["unknown principal".into()],
+            payment: Some(payment),
+        };
+        conforms::<DecisionAnswer>(&decision_json(&d));
+        let slot = error_slot(Error::new(Code::UnknownAction, "no such action"));
+        conforms::<ErrorBody>(&slot["error"]);
+    }
+}
