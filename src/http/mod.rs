@@ -137,15 +137,17 @@ macro_rules! route_table {
     };
 }
 
+// actix tries the resources in this order, about 200 instructions each (callgrind): the
+// decision routes come first, since they are most of the traffic.
 route_table! {
+    "/v1/authorize" => { POST => decisions::authorize },
+    "/v1/authorize/batch" => { POST => decisions::batch },
+    "/v1/permissions" => { POST => decisions::permissions },
     "/healthz" => { GET => ops::healthz },
     "/readyz" => { GET => ops::readyz },
     "/openapi.json" => { GET => ops::openapi },
     "/v1/policies" => { GET => ops::policies },
     "/v1/admin/reload" => { POST => ops::reload },
-    "/v1/authorize" => { POST => decisions::authorize },
-    "/v1/authorize/batch" => { POST => decisions::batch },
-    "/v1/permissions" => { POST => decisions::permissions },
     "/v1/entities" => { PUT => entities::put_entities },
     "/v1/entities/{etype}/{eid:.*}" => {
         GET => entities::get_entity,
