@@ -15,6 +15,8 @@ pub enum Kind {
     Unauthorized,
     /// A write would pass a plan limit or needs a feature: 402.
     PaymentRequired,
+    /// The policies deny, or no forward-auth route matches: 403.
+    Forbidden,
     /// The thing named does not exist: 404.
     NotFound,
     /// The method is not one the route serves: 405.
@@ -77,8 +79,23 @@ codes! {
     BodyReadFailed = "BODY_READ_FAILED", Malformed;
     /// Any other request the server could not read.
     BadRequest = "BAD_REQUEST", Malformed;
+    /// A forward-auth request lacks the original method or URI of its convention.
+    MissingOriginal = "MISSING_ORIGINAL", Malformed;
+    /// An original path a server could normalize into another (dot segments, `%2F`, `%2E`,
+    /// `//`, `\`), or one that does not decode to UTF-8.
+    MalformedUri = "MALFORMED_URI", Malformed;
+    /// A route needs a value the original request lacks or has in the wrong form.
+    InvalidRouteValue = "INVALID_ROUTE_VALUE", Malformed;
     /// No credential, or a credential that does not match.
     Unauthorized = "UNAUTHORIZED", Unauthorized;
+    /// A forward-auth request carries no identity.
+    NoIdentity = "NO_IDENTITY", Unauthorized;
+    /// An identity header came from a peer that is not a trusted proxy.
+    UntrustedProxy = "UNTRUSTED_PROXY", Unauthorized;
+    /// The policies deny the original request (forward auth).
+    AccessDenied = "ACCESS_DENIED", Forbidden;
+    /// No route of the route file matches the original request.
+    NoRoute = "NO_ROUTE", Forbidden;
     /// A write passes a plan limit (the body is the payment object).
     PlanLimitReached = "PLAN_LIMIT_REACHED", PaymentRequired;
     /// No such endpoint, org, member, workspace, invitation or entity.
@@ -165,6 +182,8 @@ codes! {
     StoreUnavailable = "STORE_UNAVAILABLE", Unavailable;
     /// No usable policy set is loaded.
     PoliciesUnavailable = "POLICIES_UNAVAILABLE", Unavailable;
+    /// Forward auth needs a route file (`--routes`), and none is configured.
+    RoutesNotConfigured = "ROUTES_NOT_CONFIGURED", Unavailable;
 }
 
 /// Every failure the core reports: bad input (with a [`Code`]), a plan limit, or a store,

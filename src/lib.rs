@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod forward;
 pub mod http;
 pub mod model;
 pub mod org;
@@ -38,6 +39,7 @@ pub const LAYERS: &[&str] = &[
     "org",
     "audit",
     "model",
+    "forward",
     "strict_json",
     "error",
     "plans",

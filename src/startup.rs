@@ -57,6 +57,7 @@ impl Application {
             max_decision_body: settings.max_decision_body,
             max_data_body: settings.max_data_body,
             max_batch: settings.max_batch,
+            forward: settings.forward.clone(),
         };
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| Error::io(format!("cannot listen on {}", settings.listen), e))?;

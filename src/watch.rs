@@ -93,7 +93,10 @@ impl Plan {
                 }
             }
         }
-        for p in [&paths.schema, &paths.plans].into_iter().flatten() {
+        for p in [&paths.schema, &paths.plans, &paths.routes]
+            .into_iter()
+            .flatten()
+        {
             file(&mut plan, p);
         }
         use std::os::unix::fs::MetadataExt;
@@ -161,7 +164,11 @@ fn rewatch(watcher: &mut RecommendedWatcher, old: &Plan, new: &Plan) -> Result<(
 
 /// Starts watching whichever model parts come from files; `None` when all are embedded.
 pub fn watch(engine: Arc<Engine>, paths: ModelPaths) -> Result<Option<Watch>> {
-    if paths.policies.is_none() && paths.schema.is_none() && paths.plans.is_none() {
+    if paths.policies.is_none()
+        && paths.schema.is_none()
+        && paths.plans.is_none()
+        && paths.routes.is_none()
+    {
         return Ok(None);
     }
     let (tx, rx) = mpsc::channel();

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::engine::{EngineSettings, DEFAULT_CACHE_BYTES};
 use crate::error::{Error, Result};
+use crate::forward::{ForwardSettings, IdentitySettings, TrustedProxies, Upstream};
 use crate::model::ModelPaths;
 
 /// Every setting, by one name as a flag, a `TOLLGATE_*` environment variable and a key of the
@@ -47,6 +48,15 @@ pub struct Layer {
         help_heading = "Model"
     )]
     pub plans: Option<PathBuf>,
+    /// Forward-auth route file (TOML), reloaded with the policies [default: none, and
+    /// `/v1/forward-auth` answers 503].
+    #[arg(
+        long,
+        env = "TOLLGATE_ROUTES",
+        value_name = "FILE",
+        help_heading = "Model"
+    )]
+    pub routes: Option<PathBuf>,
     /// SQLite database file, created on first start [default: ./tollgate.db].
     #[arg(long, env = "TOLLGATE_DB", value_name = "FILE", help_heading = "Store")]
     pub db: Option<PathBuf>,
@@ -125,6 +135,33 @@ pub struct Layer {
         help_heading = "Daemon"
     )]
     pub workers: Option<usize>,
+    /// Forward auth: the header a trusted proxy names the user in [default: X-User-Id;
+    /// oauth2-proxy sets X-Auth-Request-User or X-Forwarded-User].
+    #[arg(
+        long,
+        env = "TOLLGATE_IDENTITY_HEADER",
+        value_name = "NAME",
+        help_heading = "Forward auth"
+    )]
+    pub identity_header: Option<String>,
+    /// Forward auth: peers (CIDRs or addresses, comma-separated; `loopback`, `none`) whose
+    /// identity header is believed, judged by the TCP peer [default: loopback].
+    #[arg(
+        long,
+        env = "TOLLGATE_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        help_heading = "Forward auth"
+    )]
+    pub trusted_proxies: Option<String>,
+    /// Forward auth: headers sent upstream on allow, any of principal, org, role, plan (or
+    /// `none`) [default: all four, as X-Tollgate-Principal, -Org, -Role, -Plan].
+    #[arg(
+        long,
+        env = "TOLLGATE_UPSTREAM_HEADERS",
+        value_name = "LIST",
+        help_heading = "Forward auth"
+    )]
+    pub upstream_headers: Option<String>,
     /// The admin token: from the file or `TOLLGATE_ADMIN_TOKEN` only, never a flag (argv is
     /// visible to every local user in `ps`).
     #[arg(skip)]
@@ -157,6 +194,8 @@ pub struct Settings {
     pub workers: usize,
     /// What the engine is built with: upgrade URL, grace days, caches.
     pub engine: EngineSettings,
+    /// Forward auth: identity source and upstream headers.
+    pub forward: ForwardSettings,
 }
 
 impl Settings {
@@ -167,12 +206,15 @@ impl Settings {
             Some(p) => p.display().to_string(),
             None => format!("embedded {what}"),
         };
-        let line = format!(
+        let mut line = format!(
             "model: {}, {}, {}",
             part(&self.model.policies, "policies"),
             part(&self.model.schema, "schema"),
             part(&self.model.plans, "plan catalog")
         );
+        if let Some(r) = &self.model.routes {
+            line += &format!(", routes {}", r.display());
+        }
         if self.model.policies.is_none()
             && self.model.schema.is_none()
             && self.model.plans.is_none()
@@ -215,6 +257,10 @@ impl Layer {
             policies: self.policies.or(below.policies),
             schema: self.schema.or(below.schema),
             plans: self.plans.or(below.plans),
+            routes: self.routes.or(below.routes),
+            identity_header: self.identity_header.or(below.identity_header),
+            trusted_proxies: self.trusted_proxies.or(below.trusted_proxies),
+            upstream_headers: self.upstream_headers.or(below.upstream_headers),
             db: self.db.or(below.db),
             upgrade_url: self.upgrade_url.or(below.upgrade_url),
             past_due_grace_days: self.past_due_grace_days.or(below.past_due_grace_days),
@@ -251,13 +297,40 @@ impl Layer {
                 .parse()
                 .map_err(|e| Error::Config(format!("default listen address: {e}")))?,
         };
+        let identity_header = l
+            .identity_header
+            .unwrap_or_else(|| crate::forward::DEFAULT_IDENTITY_HEADER.into());
+        if identity_header.is_empty()
+            || !identity_header
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+        {
+            return Err(Error::Config(format!(
+                "identity header `{identity_header}` is not a header name"
+            )));
+        }
+        let forward = ForwardSettings {
+            identity: IdentitySettings {
+                header: identity_header.to_ascii_lowercase(),
+                trusted: match &l.trusted_proxies {
+                    Some(t) => TrustedProxies::parse(t).map_err(Error::Config)?,
+                    None => TrustedProxies::loopback(),
+                },
+            },
+            upstream: match &l.upstream_headers {
+                Some(u) => Upstream::parse_list(u).map_err(Error::Config)?,
+                None => Upstream::ALL.to_vec(),
+            },
+        };
         let settings = Settings {
+            forward,
             listen,
             db: l.db.unwrap_or_else(|| PathBuf::from("tollgate.db")),
             model: ModelPaths {
                 policies: l.policies,
                 schema: l.schema,
                 plans: l.plans,
+                routes: l.routes,
             },
             admin_token: secret(l.admin_token),
             decision_token: secret(l.decision_token),

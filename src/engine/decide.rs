@@ -51,6 +51,19 @@ pub struct Decision {
     pub warnings: Vec<String>,
     /// The 402 body.
     pub payment: Option<Payment>,
+    /// The org the request is about, as the store knows it (forward auth sends it upstream).
+    pub org: Option<Arc<OrgFacts>>,
+}
+
+/// The org a decision was about: its id, effective plan and the principal's role in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgFacts {
+    /// The org's id.
+    pub id: String,
+    /// The tier its subscription gives it now.
+    pub plan: String,
+    /// The principal's role, when they are a member.
+    pub role: Option<String>,
 }
 
 /// What `/v1/permissions` answers for one action.
@@ -199,6 +212,16 @@ impl Engine {
             template: &template,
         }
         .judge()?;
+        let decision = Decision {
+            org: slice.org.as_ref().map(|o| {
+                Arc::new(OrgFacts {
+                    id: o.row.id.clone(),
+                    plan: o.effective_plan.clone(),
+                    role: slice.principal_role.clone(),
+                })
+            }),
+            ..decision
+        };
         if cacheable && !self.settings.no_decision_cache {
             let mut deps = slice.deps;
             if am.reads_tags {
@@ -307,6 +330,7 @@ impl Engine {
                     errors: vec![e.to_string()],
                     warnings: slice.warnings.clone(),
                     payment: None,
+                    org: None,
                 },
             };
             out.push(ActionVerdict {

@@ -89,6 +89,7 @@ impl Case<'_> {
                 url,
                 None,
             )),
+            org: None,
         }))
     }
 
@@ -114,6 +115,7 @@ impl Case<'_> {
                 errors,
                 warnings,
                 payment: None,
+                org: None,
             });
         }
         if response.decision() == CedarDecision::Allow {
@@ -123,6 +125,7 @@ impl Case<'_> {
                 errors,
                 warnings,
                 payment: None,
+                org: None,
             });
         }
         let gates: Vec<&Gate> = reasons
@@ -137,6 +140,7 @@ impl Case<'_> {
                 errors,
                 warnings,
                 payment: None,
+                org: None,
             });
         }
         // Only plan gates forbid: does the role side permit on its own?
@@ -149,6 +153,7 @@ impl Case<'_> {
                 errors: role_errors,
                 warnings,
                 payment: None,
+                org: None,
             });
         }
         let payment = self.payment(&gates)?;
@@ -158,6 +163,7 @@ impl Case<'_> {
             errors,
             warnings,
             payment: Some(payment),
+            org: None,
         })
     }
 }

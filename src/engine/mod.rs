@@ -15,7 +15,7 @@ mod payment;
 pub mod reload;
 pub mod slice;
 
-pub use decide::{ActionVerdict, Ask, Decision, Outcome};
+pub use decide::{ActionVerdict, Ask, Decision, OrgFacts, Outcome};
 pub use input::DecisionInput;
 pub use reload::{ReloadStatus, Reloaded};
 
@@ -161,6 +161,13 @@ impl Weigh for Decision {
             + strings(&self.errors)
             + strings(&self.warnings)
             + payment
+            + self.org.as_ref().map_or(0, |o| {
+                std::mem::size_of::<decide::OrgFacts>()
+                    + 16
+                    + o.id.len()
+                    + o.plan.len()
+                    + strings(&o.role)
+            })
     }
 }
 

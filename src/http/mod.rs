@@ -4,6 +4,7 @@ mod auth;
 pub(crate) mod body;
 pub mod error;
 pub(crate) mod extract;
+mod forward_auth;
 mod openapi;
 mod ops;
 mod v1;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub max_data_body: usize,
     /// Batch size limit.
     pub max_batch: usize,
+    /// Forward auth: identity source and upstream headers.
+    pub forward: crate::forward::ForwardSettings,
 }
 
 /// Turns any error response without a JSON body (actix's own 404, 405, ...) into
@@ -174,6 +177,24 @@ route_table! {
     "/v1/orgs/{org}/roles/{name}" => { PUT => roles::put_role },
     "/v1/orgs/{org}/usage" => { GET => orgs::get_usage },
     "/v1/orgs/{org}/usage/{rt}" => { PUT => orgs::put_usage },
+    "/v1/forward-auth" => {
+        GET => forward_auth::forward_auth,
+        HEAD => forward_auth::forward_auth,
+        POST => forward_auth::forward_auth,
+        PUT => forward_auth::forward_auth,
+        DELETE => forward_auth::forward_auth,
+        PATCH => forward_auth::forward_auth,
+        OPTIONS => forward_auth::forward_auth,
+    },
+    "/v1/forward-auth/{tail:.*}" => {
+        GET => forward_auth::forward_auth_envoy,
+        HEAD => forward_auth::forward_auth_envoy,
+        POST => forward_auth::forward_auth_envoy,
+        PUT => forward_auth::forward_auth_envoy,
+        DELETE => forward_auth::forward_auth_envoy,
+        PATCH => forward_auth::forward_auth_envoy,
+        OPTIONS => forward_auth::forward_auth_envoy,
+    },
 }
 
 /// A route's resource: any method it does not serve answers 405 with `Allow`.
@@ -228,9 +249,13 @@ async fn utf8_paths(
     actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
     actix_web::Error,
 > {
-    if percent_encoding::percent_decode_str(req.path())
-        .decode_utf8()
-        .is_err()
+    // Forward auth checks the original path itself (a 400 `MALFORMED_URI` that carries
+    // `X-Tollgate-Decision`).
+    let forward = req.path().starts_with(forward_auth::PREFIX);
+    if !forward
+        && percent_encoding::percent_decode_str(req.path())
+            .decode_utf8()
+            .is_err()
     {
         let e = Error::new(
             Code::MalformedPath,

@@ -42,6 +42,8 @@ pub(super) static DOCUMENT: LazyLock<Result<String, String>> =
         (name = "Orgs", description = "The built-in org model: orgs, members, invitations, \
                                        workspaces, custom roles, usage (admin token)."),
         (name = "Operations", description = "Liveness, readiness, the policy set, this document."),
+        (name = "Forward auth", description = "Auth subrequests of nginx, Caddy, Traefik and \
+                                               Envoy, mapped through the route file."),
     ),
     paths(
         super::v1::decisions::authorize,
@@ -69,6 +71,8 @@ pub(super) static DOCUMENT: LazyLock<Result<String, String>> =
         super::ops::policies,
         super::ops::openapi,
         super::ops::reload,
+        super::forward_auth::forward_auth,
+        super::forward_auth::forward_auth_envoy,
     ),
     components(
         schemas(ErrorBody, PaymentBody),
@@ -141,6 +145,17 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "adminToken",
             bearer("TOLLGATE_ADMIN_TOKEN; guards every write and data read."),
+        );
+        components.add_security_scheme(
+            "forwardToken",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "X-Tollgate-Token",
+                    "The decision token, for forward auth (the client's own Authorization \
+                     passes through untouched). When no decision token is set, forward auth is \
+                     open to loopback peers and trusted proxies.",
+                ),
+            )),
         );
         components.add_security_scheme(
             "decisionToken",

@@ -431,6 +431,7 @@ mod tests {
             errors: vec![],
             warnings: vec!["unknown principal".into()],
             payment: Some(payment),
+            org: None,
         };
         conforms::<DecisionAnswer>(&decision_json(&d));
         let slot = error_slot(Error::new(Code::UnknownAction, "no such action"));

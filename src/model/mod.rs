@@ -24,6 +24,7 @@ use cedar_policy::{
 };
 
 use crate::error::{Error, Result};
+use crate::forward::{ContextTypes, RouteTable};
 use crate::plans::Catalog;
 
 /// Upper bound on entities in one slice: a policy graph deeper than this is a modelling error,
@@ -71,6 +72,9 @@ pub struct Model {
     /// Whether the schema is built on Tollgate's org model (declares `Org`, `Plan` and
     /// `RoleSet`): then those types and the `User` views come from the store only.
     pub org_model: bool,
+    /// The forward-auth route table, checked against this schema, when a route file is
+    /// configured: it loads, reloads and fails with the policies.
+    pub routes: Option<Arc<RouteTable>>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -196,6 +200,16 @@ impl Model {
             return Err(Error::PolicyLoad(errors.join("\n")));
         }
         warnings.extend(catalog_warnings);
+        let routes = match &src.routes {
+            None => None,
+            Some(r) => {
+                let contexts = ContextTypes::read(&src.schema.name, &src.schema.text)
+                    .map_err(|e| Error::PolicyLoad(format!("error: {}: {e}", src.schema.name)))?;
+                let table = RouteTable::build(&r.name, &r.text, &schema, &contexts)
+                    .map_err(|p| Error::PolicyLoad(format!("error: {}", p.join("\nerror: "))))?;
+                Some(Arc::new(table))
+            }
+        };
         let actions = actions::action_models(&schema, &policies)?;
         let mut literal_uids: Vec<EntityUid> = policies
             .policies()
@@ -213,6 +227,7 @@ impl Model {
             .policies
             .iter()
             .chain([&src.schema, &src.catalog])
+            .chain(src.routes.as_ref())
             .map(|s| s.name.clone())
             .collect();
         let declared: HashSet<String> = schema.entity_types().map(|t| t.to_string()).collect();
@@ -236,6 +251,7 @@ impl Model {
             version: src.version(),
             files,
             warnings,
+            routes,
         })
     }
 

@@ -49,6 +49,8 @@ pub struct ModelPaths {
     pub schema: Option<PathBuf>,
     /// Plan catalog TOML.
     pub plans: Option<PathBuf>,
+    /// Forward-auth route file (TOML); none, and `/v1/forward-auth` answers 503.
+    pub routes: Option<PathBuf>,
 }
 
 /// The texts of a model, read but not parsed.
@@ -60,6 +62,8 @@ pub struct ModelSources {
     pub schema: Source,
     /// The plan catalog.
     pub catalog: Source,
+    /// The forward-auth route file, when one is configured.
+    pub routes: Option<Source>,
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -137,17 +141,27 @@ impl ModelSources {
                 text: read(p)?,
             },
         };
+        let routes = match &paths.routes {
+            None => None,
+            Some(p) => Some(Source {
+                name: p.display().to_string(),
+                text: read(p)?,
+            }),
+        };
         Ok(ModelSources {
             policies,
             schema,
             catalog,
+            routes,
         })
     }
 
     /// Hex SHA-256 over every input's name and text: equal versions, equal models.
     pub fn version(&self) -> String {
         let mut hash = Sha256::new();
-        for s in self.policies.iter().chain([&self.schema, &self.catalog]) {
+        // Without a route file the version is what it was before route files existed.
+        let parts = self.policies.iter().chain([&self.schema, &self.catalog]);
+        for s in parts.chain(self.routes.as_ref()) {
             hash.update(s.name.as_bytes());
             hash.update([0]);
             hash.update(s.text.as_bytes());

@@ -204,14 +204,14 @@ impl Builder<'_, '_, '_> {
         org: &OrgState,
         workspace: Option<&WorkspaceRow>,
         lapsed: bool,
-    ) -> Result<(Vec<(String, RestrictedExpression)>, bool)> {
+    ) -> Result<UserView> {
         let user_id = user.id().unescaped();
         let mut attrs = Vec::new();
         let Some(role) = self.reader.member_role(&org.row.id, user_id)? else {
-            return Ok((attrs, false));
+            return Ok(UserView::default());
         };
         let Some(stored) = org.role(&role) else {
-            return Ok((attrs, false));
+            return Ok(UserView::default());
         };
         let custom = self.ctx.catalog.role(&role).is_none();
         let weaker;
@@ -313,8 +313,21 @@ impl Builder<'_, '_, '_> {
         let membership =
             RestrictedExpression::new_record(m).map_err(|e| Error::Internal(e.to_string()))?;
         attrs.push(("membership".to_string(), membership));
-        Ok((attrs, custom))
+        Ok(UserView {
+            attrs,
+            custom,
+            role: Some(role),
+        })
     }
+}
+
+/// A user's view attributes in the request's org, whether their role is a custom one, and
+/// its name (none when they are not a member).
+#[derive(Default)]
+struct UserView {
+    attrs: Vec<(String, RestrictedExpression)>,
+    custom: bool,
+    role: Option<String>,
 }
 
 /// What a slice is read with: the store (for stripe versions), the org cache, the model and
@@ -490,12 +503,20 @@ pub fn build(
     let mut entities = Vec::with_capacity(fetched.len());
     let mut custom_views = Vec::new();
     let mut viewed: HashSet<EntityUid> = HashSet::new();
+    let mut principal_role = None;
     if let Some(org) = &org {
         for u in [principal, resource] {
             if !type_is(u, "User") || !viewed.insert(u.clone()) {
                 continue;
             }
-            let (view, custom) = b.user_view(u, org, workspace.as_ref(), false)?;
+            let UserView {
+                attrs: view,
+                custom,
+                role,
+            } = b.user_view(u, org, workspace.as_ref(), false)?;
+            if u == principal {
+                principal_role = role;
+            }
             b.weight += 1024;
             // The principal's custom role is built twice: as the role grants when the plan
             // pays for custom roles, and lapsed when it does not; the tier a decision is
@@ -504,7 +525,7 @@ pub fn build(
             // whoever acts on the member (an admin over a lapsed custom role ranked above
             // admins).
             let lapsed = if custom && u == principal {
-                Some(b.user_view(u, org, workspace.as_ref(), true)?.0)
+                Some(b.user_view(u, org, workspace.as_ref(), true)?.attrs)
             } else {
                 None
             };
@@ -570,6 +591,7 @@ pub fn build(
     let slice = Slice {
         entities,
         custom_views,
+        principal_role,
         org,
         weight,
         warnings: b.warnings,

@@ -33,6 +33,8 @@ pub struct Slice {
     pub valid_until: i64,
     /// The org the request is about, when the store knows it.
     pub org: Option<Arc<OrgState>>,
+    /// The principal's role in that org, when they are a member.
+    pub principal_role: Option<String>,
     /// Things the caller should know (unknown principal, ignored request entity).
     pub warnings: Vec<String>,
     /// Estimated bytes held (for the slice cache's bound), from the sizes of what it was

@@ -1,0 +1,398 @@
+//! `/v1/forward-auth`: the auth subrequest of nginx `auth_request`, Traefik ForwardAuth, Caddy
+//! `forward_auth` and Envoy ext_authz (HTTP service). Reads the original request by exactly one
+//! proxy convention, the identity from a trusted peer's header, maps both through the route
+//! file and answers 200, 401, 402 or 403 with `X-Tollgate-Decision` on every answer.
+
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use cedar_policy::{EntityId, EntityUid};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+use crate::engine::{Ask, Decision, DecisionInput, Outcome};
+use crate::error::{Code, Error};
+use crate::forward::{Original, Target, Unmatched, Upstream};
+use crate::http::auth::token_matches;
+use crate::http::error::{HttpError, HttpResult as Result};
+use crate::http::openapi as doc;
+use crate::http::wire::schema::{ErrorBody, PaymentBody};
+use crate::http::AppState;
+
+/// The exact path; below it is Envoy's path prefix.
+pub const PREFIX: &str = "/v1/forward-auth";
+
+const DECISION: HeaderName = HeaderName::from_static("x-tollgate-decision");
+const PAYMENT: HeaderName = HeaderName::from_static("x-tollgate-payment");
+const TOKEN: &str = "x-tollgate-token";
+
+/// Which proxy's headers carry the original request. Exactly one is read per request, so a
+/// client cannot steer the route with headers of another convention that a proxy passes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Convention {
+    /// `?proxy=nginx` on the exact path: `X-Original-Method`, `X-Original-URI`,
+    /// `X-Original-Host`.
+    Nginx,
+    /// A path below the prefix: the request line and `Host`.
+    Envoy,
+    /// Otherwise: `X-Forwarded-Method`, `X-Forwarded-Uri`, `X-Forwarded-Host`.
+    Forwarded,
+}
+
+fn header<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn convention(req: &HttpRequest) -> Convention {
+    let path = req.path();
+    if path.len() > PREFIX.len() {
+        return Convention::Envoy;
+    }
+    let nginx = form_urlencoded::parse(req.query_string().as_bytes())
+        .any(|(k, v)| k == "proxy" && v == "nginx");
+    if nginx {
+        Convention::Nginx
+    } else {
+        Convention::Forwarded
+    }
+}
+
+/// The caller is a proxy allowed to ask: it presents the decision token in `X-Tollgate-Token`
+/// (the client's own `Authorization` is the client's), or, with no decision token configured,
+/// it is a loopback peer or a trusted proxy.
+fn check_caller(req: &HttpRequest, state: &AppState) -> Result<()> {
+    match &state.decision_token {
+        Some(expected) => match header(req, TOKEN) {
+            Some(t)
+                if token_matches(t, expected.expose_secret())
+                    || token_matches(t, state.admin_token.expose_secret()) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(HttpError::Unauthorized(
+                "the X-Tollgate-Token is not valid".into(),
+            )),
+            None => Err(HttpError::Unauthorized(
+                "forward auth needs `X-Tollgate-Token: <decision token>`".into(),
+            )),
+        },
+        None => {
+            let trusted = req.peer_addr().is_some_and(|a| {
+                crate::http::is_loopback(a.ip()) || state.forward.identity.trusted.contains(a.ip())
+            });
+            if trusted {
+                Ok(())
+            } else {
+                Err(HttpError::Unauthorized(
+                    "no decision token is configured, so forward auth is open to loopback and \
+                     trusted proxies only"
+                        .into(),
+                ))
+            }
+        }
+    }
+}
+
+/// The principal's id: the identity header, believed only from a trusted peer, exactly once.
+fn identity(req: &HttpRequest, state: &AppState) -> Result<String> {
+    let name = state.forward.identity.header.as_str();
+    let mut values = req.headers().get_all(name);
+    let (Some(first), None) = (values.next(), values.next()) else {
+        let e = if req.headers().contains_key(name) {
+            Error::new(
+                Code::NoIdentity,
+                format!("`{name}` is sent more than once; one identity per request"),
+            )
+        } else {
+            Error::new(
+                Code::NoIdentity,
+                format!("no identity: the request carries no `{name}`"),
+            )
+        };
+        return Err(e.into());
+    };
+    let trusted = req
+        .peer_addr()
+        .is_some_and(|a| state.forward.identity.trusted.contains(a.ip()));
+    if !trusted {
+        return Err(Error::new(
+            Code::UntrustedProxy,
+            format!("`{name}` is believed only from a trusted proxy (--trusted-proxies)"),
+        )
+        .into());
+    }
+    match first.to_str() {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+        _ => Err(Error::new(
+            Code::NoIdentity,
+            format!("no identity: `{name}` is empty or not visible ASCII"),
+        )
+        .into()),
+    }
+}
+
+/// The original method and URI (and host) by the request's one convention.
+fn original_parts(req: &HttpRequest, c: Convention) -> Result<(String, String, Option<String>)> {
+    let need = |name: &str| {
+        header(req, name).map(str::to_string).ok_or_else(|| {
+            HttpError::from(Error::new(
+                Code::MissingOriginal,
+                format!("the proxy sent no `{name}`"),
+            ))
+        })
+    };
+    Ok(match c {
+        Convention::Nginx => (
+            need("x-original-method")?,
+            need("x-original-uri")?,
+            header(req, "x-original-host").map(str::to_string),
+        ),
+        Convention::Forwarded => (
+            need("x-forwarded-method")?,
+            need("x-forwarded-uri")?,
+            header(req, "x-forwarded-host").map(str::to_string),
+        ),
+        Convention::Envoy => {
+            let path = req.uri().path().get(PREFIX.len()..).unwrap_or("/");
+            let uri = match req.uri().query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_string(),
+            };
+            (
+                req.method().as_str().to_string(),
+                uri,
+                header(req, "host").map(str::to_string),
+            )
+        }
+    })
+}
+
+fn decide(req: &HttpRequest, state: &AppState, c: Convention) -> Result<(Decision, String)> {
+    check_caller(req, state)?;
+    let (method, uri, host) = original_parts(req, c)?;
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(
+            Error::new(Code::MissingOriginal, "the original method is not a method").into(),
+        );
+    }
+    let method = method.to_ascii_uppercase();
+    let target = Target::parse(&uri)?;
+    let principal_id = identity(req, state)?;
+    let model = state.engine.model();
+    let Some(routes) = model.routes.as_ref() else {
+        return Err(Error::new(
+            Code::RoutesNotConfigured,
+            "forward auth needs a route file (--routes / TOLLGATE_ROUTES)",
+        )
+        .into());
+    };
+    let lookup = |name: &str| header(req, name).map(str::to_string);
+    let original = Original {
+        method: &method,
+        target: &target,
+        host: host.as_deref(),
+        header: &lookup,
+    };
+    let Some(mapped) = routes.resolve(&original)? else {
+        let code = match routes.unmatched {
+            Unmatched::Forbidden => Code::NoRoute,
+            Unmatched::NotFound => Code::NotFound,
+        };
+        return Err(Error::new(
+            code,
+            format!(
+                "no route of the route file matches {method} {}",
+                target.path
+            ),
+        )
+        .into());
+    };
+    let empty = mapped
+        .context
+        .as_object()
+        .is_some_and(serde_json::Map::is_empty);
+    let input = DecisionInput {
+        principal: EntityUid::from_type_name_and_id(
+            routes.principal_type.clone(),
+            EntityId::new(&principal_id),
+        ),
+        action: mapped.action,
+        resource: mapped.resource,
+        context: (!empty).then_some(mapped.context),
+        entities: mapped.entities,
+    };
+    Ok((state.engine.decide(Ask::Input(&input))?, principal_id))
+}
+
+/// A header value for anything: visible ASCII as is, the rest percent-encoded.
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| {
+        let enc = percent_encoding::utf8_percent_encode(s, percent_encoding::CONTROLS).to_string();
+        HeaderValue::from_str(&enc).unwrap_or_else(|_| HeaderValue::from_static(""))
+    })
+}
+
+/// JSON with every non-ASCII character escaped, so it fits in a header value.
+fn ascii_json(v: &Value) -> String {
+    let mut out = String::new();
+    for c in v.to_string().chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut buf = [0u16; 2];
+            for u in c.encode_utf16(&mut buf) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
+fn answer(state: &AppState, c: Convention, d: &Decision, principal: &str) -> HttpResponse {
+    match d.outcome {
+        Outcome::Allow => {
+            let mut res = HttpResponse::Ok();
+            res.insert_header((DECISION, "allow"));
+            let org = d.org.as_deref();
+            // Every configured header is sent, empty when unknown: Envoy forwards a
+            // client-sent one that the answer lacks.
+            for u in &state.forward.upstream {
+                let v = match u {
+                    Upstream::Principal => Some(principal),
+                    Upstream::Org => org.map(|o| o.id.as_str()),
+                    Upstream::Role => org.and_then(|o| o.role.as_deref()),
+                    Upstream::Plan => org.map(|o| o.plan.as_str()),
+                };
+                res.insert_header((
+                    HeaderName::from_static(u.header()),
+                    header_value(v.unwrap_or("")),
+                ));
+            }
+            res.json(json!({"decision": "allow", "reasons": d.reasons}))
+        }
+        Outcome::Deny => HttpResponse::Forbidden()
+            .insert_header((DECISION, "deny"))
+            .json(json!({
+                "code": Code::AccessDenied.name(),
+                "message": "the policies deny this request",
+                "details": {"reasons": d.reasons, "errors": d.errors},
+            })),
+        Outcome::PaymentRequired => {
+            let body = d
+                .payment
+                .as_ref()
+                .and_then(|p| serde_json::to_value(p).ok())
+                .unwrap_or_else(|| json!({"error": "payment_required"}));
+            // nginx's auth_request takes only 2xx, 401 and 403: it gets a 403 that says
+            // `payment_required`, and the body in a header its config can answer with.
+            let status = if c == Convention::Nginx {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::PAYMENT_REQUIRED
+            };
+            HttpResponse::build(status)
+                .insert_header((DECISION, "payment_required"))
+                .insert_header((PAYMENT, header_value(&ascii_json(&body))))
+                .json(body)
+        }
+    }
+}
+
+/// Asks whether the original request a proxy reports may go on.
+#[utoipa::path(
+    method(get, head, post, put, delete, patch, options),
+    path = "/v1/forward-auth",
+    tag = "Forward auth",
+    operation_id = "forwardAuth",
+    summary = "Decide a proxy's auth subrequest",
+    description = "The original request is read by one convention: `?proxy=nginx` → \
+                   `X-Original-Method` + `X-Original-URI` (+ `X-Original-Host`); otherwise \
+                   `X-Forwarded-Method` + `X-Forwarded-Uri` (+ `X-Forwarded-Host`). The identity \
+                   header (`--identity-header`, default `X-User-Id`) is believed only from a \
+                   peer in `--trusted-proxies`. The route file maps the original method and path \
+                   to a Cedar request; the first matching route wins, an unmatched request is a \
+                   403 `NO_ROUTE` (or 404). Every answer carries `X-Tollgate-Decision`; an allow \
+                   carries the configured `X-Tollgate-*` upstream headers.",
+    security(("forwardToken" = []), ()),
+    params(
+        ("proxy" = Option<String>, Query,
+         description = "`nginx`: read `X-Original-*`, and answer a 402 as a 403 with \
+                        `X-Tollgate-Decision: payment_required`."),
+    ),
+    responses(
+        (status = 200, description = "Allowed.", body = Object),
+        (status = 400, description = "MISSING_ORIGINAL, MALFORMED_URI, INVALID_ROUTE_VALUE.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED, NO_IDENTITY, UNTRUSTED_PROXY.", body = ErrorBody),
+        (status = 402, description = "The plan does not pay for it.", body = PaymentBody),
+        (status = 403, description = "ACCESS_DENIED or NO_ROUTE; with `?proxy=nginx`, also a \
+                                      payment_required (the body is then the payment object).",
+         body = Object),
+        (status = 404, description = "NOT_FOUND: no route matches (`unmatched = 404`).",
+         body = ErrorBody),
+        (status = 405, response = doc::MethodNotAllowed),
+        (status = 422, description = "The route maps to a request the schema refuses.",
+         body = ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, description = "ROUTES_NOT_CONFIGURED, or the store or policies are \
+                                      unavailable.", body = ErrorBody),
+    )
+)]
+pub(in crate::http) async fn forward_auth(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let c = convention(&req);
+    match decide(&req, &state, c) {
+        Ok((d, principal)) => answer(&state, c, &d, &principal),
+        Err(e) => {
+            let mut res = actix_web::ResponseError::error_response(&e);
+            res.headers_mut()
+                .insert(DECISION, HeaderValue::from_static("deny"));
+            if res.status() == StatusCode::UNAUTHORIZED {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"tollgate\""),
+                );
+            }
+            res
+        }
+    }
+}
+
+/// Envoy's path prefix: the original path is below `/v1/forward-auth/`.
+#[utoipa::path(
+    method(get, head, post, put, delete, patch, options),
+    path = "/v1/forward-auth/{tail}",
+    tag = "Forward auth",
+    operation_id = "forwardAuthEnvoy",
+    summary = "Decide an Envoy ext_authz request",
+    description = "Envoy's ext_authz HTTP service with `path_prefix: /v1/forward-auth`: the \
+                   original method is this request's, the original path is what follows the \
+                   prefix, the query string and `Host` are the original request's. Answers as \
+                   `/v1/forward-auth` does; Envoy lets only a 200 through.",
+    security(("forwardToken" = []), ()),
+    params(("tail" = String, Path, description = "The original path, below the prefix.")),
+    responses(
+        (status = 200, description = "Allowed.", body = Object),
+        (status = 400, description = "MISSING_ORIGINAL, MALFORMED_URI, INVALID_ROUTE_VALUE.",
+         body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED, NO_IDENTITY, UNTRUSTED_PROXY.", body = ErrorBody),
+        (status = 402, description = "The plan does not pay for it.", body = PaymentBody),
+        (status = 403, description = "ACCESS_DENIED or NO_ROUTE.", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no route matches (`unmatched = 404`).",
+         body = ErrorBody),
+        (status = 405, response = doc::MethodNotAllowed),
+        (status = 422, description = "The route maps to a request the schema refuses.",
+         body = ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, description = "ROUTES_NOT_CONFIGURED, or the store or policies are \
+                                      unavailable.", body = ErrorBody),
+    )
+)]
+pub(in crate::http) async fn forward_auth_envoy(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    forward_auth(req, state).await
+}
