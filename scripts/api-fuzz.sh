@@ -76,6 +76,7 @@ trap cleanup EXIT
 token=fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 TOLLGATE_ADMIN_TOKEN=$token TOLLGATE_LOG=${TOLLGATE_LOG:-warn} \
     "$bin" serve --listen 127.0.0.1:0 --db "$work/tollgate.db" \
+    --routes examples/forward-auth/routes.toml \
     >"$work/stdout" 2>"$work/stderr" </dev/null &
 pid=$!
 

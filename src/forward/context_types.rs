@@ -51,13 +51,22 @@ impl ContextKind {
     }
 }
 
+/// One declared context key: its kind, and whether the action requires it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextKey {
+    /// What it holds.
+    pub kind: ContextKind,
+    /// Whether a context without it is invalid (`required`, Cedar's default).
+    pub required: bool,
+}
+
 /// Every action's context keys and their kinds.
 #[derive(Debug, Default)]
-pub struct ContextTypes(HashMap<EntityUid, HashMap<String, ContextKind>>);
+pub struct ContextTypes(HashMap<EntityUid, HashMap<String, ContextKey>>);
 
 impl ContextTypes {
     /// The context keys of `action`, if the schema declares the action.
-    pub fn of(&self, action: &EntityUid) -> Option<&HashMap<String, ContextKind>> {
+    pub fn of(&self, action: &EntityUid) -> Option<&HashMap<String, ContextKey>> {
         self.0.get(action)
     }
 
@@ -109,7 +118,15 @@ impl ContextTypes {
                 if let Some(ctx) = a.get("appliesTo").and_then(|t| t.get("context")) {
                     if let Some(attrs) = r.record(ctx, 0) {
                         for (k, v) in attrs {
-                            keys.insert(k.clone(), r.kind(v, 0));
+                            let required =
+                                v.get("required").and_then(Value::as_bool) != Some(false);
+                            keys.insert(
+                                k.clone(),
+                                ContextKey {
+                                    kind: r.kind(v, 0),
+                                    required,
+                                },
+                            );
                         }
                     }
                 }
@@ -227,11 +244,15 @@ mod tests {
         let invite = t
             .of(&EntityUid::from_str("Action::\"invite_user\"").unwrap())
             .unwrap();
-        assert_eq!(invite.get("role"), Some(&ContextKind::String));
+        assert_eq!(
+            invite.get("role").map(|k| &k.kind),
+            Some(&ContextKind::String)
+        );
+        assert!(invite["role"].required);
         let bulk = t
             .of(&EntityUid::from_str("Action::\"bulk_invite_users\"").unwrap())
             .unwrap();
-        assert_eq!(bulk.get("count"), Some(&ContextKind::Long));
+        assert_eq!(bulk.get("count").map(|k| &k.kind), Some(&ContextKind::Long));
         let transfer = t
             .of(&EntityUid::from_str("Action::\"transfer_ownership\"").unwrap())
             .unwrap();
@@ -251,7 +272,7 @@ mod tests {
     fn namespaces_common_types_and_json_schemas_resolve() {
         let src = r#"
             namespace App {
-              type Ctx = { n: Long, ok: Bool, who: User, tags: Set<String>, ip: ipaddr };
+              type Ctx = { n?: Long, ok: Bool, who: User, tags: Set<String>, ip: ipaddr };
               entity User;
               entity Doc;
               action read appliesTo { principal: User, resource: Doc, context: Ctx };
@@ -261,16 +282,23 @@ mod tests {
         let read = t
             .of(&EntityUid::from_str("App::Action::\"read\"").unwrap())
             .unwrap();
-        assert_eq!(read.get("n"), Some(&ContextKind::Long));
-        assert_eq!(read.get("ok"), Some(&ContextKind::Bool));
+        assert_eq!(read.get("n").map(|k| &k.kind), Some(&ContextKind::Long));
+        assert!(!read["n"].required && read["ok"].required);
+        assert_eq!(read.get("ok").map(|k| &k.kind), Some(&ContextKind::Bool));
         assert_eq!(
             read.get("who"),
             Some(&ContextKind::Entity(
                 EntityTypeName::from_str("App::User").unwrap()
             ))
         );
-        assert!(matches!(read.get("tags"), Some(ContextKind::Other(_))));
-        assert!(matches!(read.get("ip"), Some(ContextKind::Other(_))));
+        assert!(matches!(
+            read.get("tags").map(|k| &k.kind),
+            Some(ContextKind::Other(_))
+        ));
+        assert!(matches!(
+            read.get("ip").map(|k| &k.kind),
+            Some(ContextKind::Other(_))
+        ));
         let json = r#"{"": {"entityTypes": {"U": {}}, "actions": {"go": {"appliesTo": {
             "principalTypes": ["U"], "resourceTypes": ["U"],
             "context": {"type": "Record", "attributes": {"s": {"type": "String"}}}}}}}}"#;
@@ -278,6 +306,6 @@ mod tests {
         let go = t
             .of(&EntityUid::from_str("Action::\"go\"").unwrap())
             .unwrap();
-        assert_eq!(go.get("s"), Some(&ContextKind::String));
+        assert_eq!(go.get("s").map(|k| &k.kind), Some(&ContextKind::String));
     }
 }

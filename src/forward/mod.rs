@@ -7,7 +7,7 @@ mod identity;
 mod path;
 mod routes;
 
-pub use context_types::{ContextKind, ContextTypes};
+pub use context_types::{ContextKey, ContextKind, ContextTypes};
 pub use identity::{IdentitySettings, TrustedProxies, DEFAULT_IDENTITY_HEADER};
 pub use path::{decode_path, Target};
 pub use routes::{Mapped, Original, RouteTable, Unmatched};

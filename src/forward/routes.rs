@@ -10,7 +10,7 @@ use cedar_policy::{EntityId, EntityTypeName, EntityUid, Schema};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::context_types::{ContextKind, ContextTypes};
+use super::context_types::{ContextKey, ContextKind, ContextTypes};
 use super::path::Target;
 use crate::error::{Code, Error, Result};
 
@@ -83,7 +83,7 @@ struct UidTemplate {
 
 #[derive(Debug)]
 enum ContextValue {
-    Filled(Template, ContextKind),
+    Filled(Template, ContextKind, bool),
     Constant(Value),
 }
 
@@ -385,7 +385,7 @@ impl Compiler<'_> {
         let declared = self.contexts.of(&action);
         let mut context = Vec::with_capacity(spec.context.len());
         for (key, v) in &spec.context {
-            let Some(kind) = declared.and_then(|d| d.get(key)) else {
+            let Some(ContextKey { kind, required }) = declared.and_then(|d| d.get(key)) else {
                 return Err(format!(
                     "context key `{key}` is not in the context type of `{action}`"
                 ));
@@ -398,7 +398,7 @@ impl Compiler<'_> {
                     ))
                 }
                 (toml::Value::String(s), _) => {
-                    ContextValue::Filled(Template::parse(s, &params)?, kind.clone())
+                    ContextValue::Filled(Template::parse(s, &params)?, kind.clone(), *required)
                 }
                 (toml::Value::Integer(i), ContextKind::Long) => ContextValue::Constant(json!(i)),
                 (toml::Value::Boolean(b), ContextKind::Bool) => ContextValue::Constant(json!(b)),
@@ -549,10 +549,21 @@ impl Route {
         for (key, v) in &self.context {
             let value = match v {
                 ContextValue::Constant(c) => c.clone(),
-                ContextValue::Filled(t, kind) => {
-                    // An absent query parameter or header leaves the key out: an action that
-                    // requires it is then judged as Cedar judges a missing context key.
+                ContextValue::Filled(t, kind, required) => {
+                    // An absent query parameter or header leaves an optional key out; a
+                    // required one makes the request one the route cannot map.
                     let Some(s) = t.fill(params, o) else {
+                        if *required {
+                            return Err(Error::new(
+                                Code::InvalidRouteValue,
+                                format!(
+                                    "the route at line {} needs `{}` for context key `{key}`, \
+                                     and the request lacks it",
+                                    self.line,
+                                    t.describe()
+                                ),
+                            ));
+                        }
                         continue;
                     };
                     kind.value(&s).ok_or_else(|| {

@@ -16,7 +16,7 @@ use crate::forward::{Original, Target, Unmatched, Upstream};
 use crate::http::auth::token_matches;
 use crate::http::error::{HttpError, HttpResult as Result};
 use crate::http::openapi as doc;
-use crate::http::wire::schema::{ErrorBody, PaymentBody};
+use crate::http::wire::schema::{ErrorBody, ForwardRefusalBody, PaymentBody};
 use crate::http::AppState;
 
 /// The exact path; below it is Envoy's path prefix.
@@ -327,7 +327,7 @@ fn answer(state: &AppState, c: Convention, d: &Decision, principal: &str) -> Htt
         (status = 402, description = "The plan does not pay for it.", body = PaymentBody),
         (status = 403, description = "ACCESS_DENIED or NO_ROUTE; with `?proxy=nginx`, also a \
                                       payment_required (the body is then the payment object).",
-         body = Object),
+         body = ForwardRefusalBody),
         (status = 404, description = "NOT_FOUND: no route matches (`unmatched = 404`).",
          body = ErrorBody),
         (status = 405, response = doc::MethodNotAllowed),

@@ -244,6 +244,18 @@ pub(crate) mod schema {
         details: (),
     }
 
+    /// A forward-auth refusal with `?proxy=nginx`: the error object, or (for a
+    /// `payment_required` turned into a 403 for nginx) the payment object.
+    #[derive(ToSchema)]
+    #[schema(as = ForwardRefusal)]
+    #[serde(untagged)]
+    pub(crate) enum ForwardRefusalBody {
+        /// `ACCESS_DENIED`, `NO_ROUTE`.
+        Error(ErrorBody),
+        /// The plan does not pay for it.
+        Payment(PaymentBody),
+    }
+
     /// Every code of `Code::ALL`, in table order.
     fn error_code() -> utoipa::openapi::Object {
         utoipa::openapi::ObjectBuilder::new()

@@ -52,6 +52,18 @@ pub struct Answer {
     pub content_type: String,
     /// The `Allow` header, when the answer has one.
     pub allow: Option<String>,
+    /// Every header of the answer, names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    /// The first value of a header (name in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 fn agent() -> ureq::Agent {
@@ -286,10 +298,28 @@ impl TestApp {
         content_type: &str,
         token: Option<&str>,
     ) -> Answer {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| ("authorization", a))
+            .into_iter()
+            .collect();
+        self.call_headers(method, path, body, content_type, &headers)
+    }
+
+    /// Sends `method path` with exactly these extra headers (and a body of `content_type`).
+    pub fn call_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let url = format!("{}{}", self.base, path);
         let mut req = ureq::http::Request::builder().method(method).uri(&url);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         let resp = match body {
             Some(b) => {
@@ -317,6 +347,16 @@ impl TestApp {
             .get("allow")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
         let raw = resp.body_mut().read_to_string().unwrap_or_default();
         let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
         Answer {
@@ -325,6 +365,7 @@ impl TestApp {
             raw,
             content_type,
             allow,
+            headers,
         }
     }
 

@@ -16,6 +16,7 @@ mod cli;
 mod data_api;
 mod default_model;
 mod fail_closed;
+mod forward_auth;
 mod freshness;
 mod generic;
 mod openapi;

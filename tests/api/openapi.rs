@@ -8,7 +8,7 @@ use tollgate::http::ROUTES;
 
 use crate::helpers::TestApp;
 
-const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "PATCH"];
+const METHODS: [&str; 7] = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
 fn document(app: &TestApp) -> Value {
     let o = app.call("GET", "/openapi.json", None, None);
@@ -124,8 +124,12 @@ fn the_document_lists_every_error_code() {
                 let schema = r["content"]["application/json"]["schema"]["$ref"]
                     .as_str()
                     .unwrap_or_default();
-                let want = if status == "402" && !path.contains("authorize") {
+                let want = if status == "403" && path == "/v1/forward-auth" {
+                    "#/components/schemas/ForwardRefusal"
+                } else if status == "402" && !path.contains("authorize") {
                     "#/components/schemas/Payment"
+                } else if status == "403" && path.starts_with("/v1/forward-auth") {
+                    "#/components/schemas/Error"
                 } else if status == "402" || status == "403" {
                     "#/components/schemas/DecisionAnswer"
                 } else {
