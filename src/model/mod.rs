@@ -257,8 +257,12 @@ impl Model {
 
     /// One line: how much the model holds.
     pub fn summary(&self) -> String {
+        let routes = self
+            .routes
+            .as_ref()
+            .map_or(String::new(), |r| format!(", {} routes", r.len()));
         format!(
-            "{} policies, {} entity types, {} actions, {} tiers",
+            "{} policies, {} entity types, {} actions, {} tiers{routes}",
             self.policies.policies().count(),
             self.entity_types,
             self.actions.len(),

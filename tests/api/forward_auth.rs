@@ -507,3 +507,97 @@ fn with_a_decision_token_the_proxy_sends_it_in_x_tollgate_token() {
     let a = call(&[("x-tollgate-token", ADMIN)]);
     assert_eq!(a.status, 200, "the admin token works too: {}", a.raw);
 }
+
+/// The route file loads, reloads and fails with the model: a broken edit keeps the last good
+/// table serving and is reported with file:line; a route taken out stops granting at once.
+#[test]
+fn the_route_file_reloads_with_the_model_and_a_broken_one_keeps_the_old_table() {
+    let m = crate::helpers::ModelCopy::new();
+    let file = m.path("routes.toml");
+    std::fs::copy(ROUTES, &file).unwrap();
+    let mut args = m.args();
+    args.extend(["--routes".to_string(), file.display().to_string()]);
+    let app = TestApp::spawn_owned(args, &[]);
+    app.org("acme", "free", "alice");
+    let reload = || app.admin("POST", "/v1/admin/reload", None);
+    let view = || traefik(&app, Some("alice"), "GET", "/api/orgs/acme");
+    assert_eq!(view().status, 200);
+
+    let good = std::fs::read_to_string(ROUTES).unwrap();
+    std::fs::write(&file, format!("{good}\n[[route]]\nmethod = \"GET\"\npath = \"/x/{{org}}\"\naction = \"fly\"\nresource = {{ type = \"Org\", id = \"{{org}}\" }}\n")).unwrap();
+    let r = reload();
+    assert_eq!(r.status, 422, "{}", r.raw);
+    let line = good.lines().count() + 2;
+    assert!(
+        r.raw.contains(&format!("routes.toml:{line}")) && r.raw.contains("fly"),
+        "names file:line: {}",
+        r.raw
+    );
+    assert_eq!(view().status, 200, "the old table still serves");
+
+    // Taking the route out revokes: the same request now matches nothing.
+    let without: String = good.replace(
+        "path = \"/api/orgs/{org}\"\n",
+        "path = \"/api/orgs/{org}/gone\"\n",
+    );
+    assert_ne!(without, good);
+    std::fs::write(&file, without).unwrap();
+    let r = reload();
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let a = view();
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (403, Some("NO_ROUTE")),
+        "{}",
+        a.raw
+    );
+    let p = app.admin("GET", "/v1/policies", None);
+    assert!(
+        p.raw.contains("routes.toml"),
+        "the loaded files name it: {}",
+        p.raw
+    );
+}
+
+#[test]
+fn validate_checks_every_route_against_the_schema_and_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.toml");
+    std::fs::write(
+        &file,
+        concat!(
+            "[[route]]\nmethod = \"GET\"\npath = \"/a/{org}\"\naction = \"view_org\"\n",
+            "resource = { type = \"Org\", id = \"{org}\" }\n\n",
+            "[[route]]\nmethod = \"GET\"\npath = \"/b/{org}\"\naction = \"fly\"\n",
+            "resource = { type = \"Org\", id = \"{org}\" }\n\n",
+            "[[route]]\nmethod = \"GET\"\npath = \"/c/{p}\"\naction = \"read\"\n",
+            "resource = { type = \"Org\", id = \"{p}\" }\n\n",
+            "[[route]]\nmethod = \"GET\"\npath = \"/d/{org}\"\naction = \"view_org\"\n",
+            "resource = { type = \"Org\", id = \"{org}\" }\ncontext = { role = \"{query.r}\" }\n\n",
+            "[[route]]\nmethod = \"POST\"\npath = \"/e/{org}\"\naction = \"bulk_invite_users\"\n",
+            "resource = { type = \"Org\", id = \"{orgg}\" }\n",
+        ),
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let (code, out, err) = crate::helpers::run_cli(&["validate", "--routes", &path]);
+    assert_eq!(code, 1, "{out}{err}");
+    for (line, what) in [
+        (7, "no action `fly`"),
+        (13, "does not apply to resources of type `Org`"),
+        (19, "context key `role` is not in the context type"),
+        (26, "`{orgg}`"),
+    ] {
+        assert!(
+            err.contains(&format!("{path}:{line}: ")) && err.contains(what),
+            "line {line} ({what}): {err}"
+        );
+    }
+    assert!(
+        !err.contains(&format!("{path}:1: ")),
+        "the good route passes: {err}"
+    );
+    let (code, out, err) = crate::helpers::run_cli(&["validate", "--routes", ROUTES]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("10 routes"), "{out}");
+}

@@ -518,6 +518,7 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
         .env_remove("TOLLGATE_SCHEMA")
         .env_remove("TOLLGATE_PLANS")
         .env_remove("TOLLGATE_DB")
+        .env_remove("TOLLGATE_ROUTES")
         .stdin(Stdio::null())
         .output()
         .expect("run tollgate");
