@@ -257,7 +257,7 @@ mod tests {
             .of(&EntityUid::from_str("Action::\"transfer_ownership\"").unwrap())
             .unwrap();
         assert_eq!(
-            transfer.get("new_owner"),
+            transfer.get("new_owner").map(|k| &k.kind),
             Some(&ContextKind::Entity(
                 EntityTypeName::from_str("User").unwrap()
             ))
@@ -286,7 +286,7 @@ mod tests {
         assert!(!read["n"].required && read["ok"].required);
         assert_eq!(read.get("ok").map(|k| &k.kind), Some(&ContextKind::Bool));
         assert_eq!(
-            read.get("who"),
+            read.get("who").map(|k| &k.kind),
             Some(&ContextKind::Entity(
                 EntityTypeName::from_str("App::User").unwrap()
             ))
