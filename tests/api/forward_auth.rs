@@ -48,8 +48,16 @@ fn each_answer_is_what_authorize_answers_for_the_mapped_request() {
         "/v1/entities",
         json!([{"uid": {"type": "Project", "id": "stored"}, "attrs": {}, "parents": [{"type": "Org", "id": "acme"}]}]),
     );
-    // (user, method, original URI, action, resource, context, parents given by the route)
-    let cases: Vec<(&str, &str, &str, &str, (&str, &str), Value)> = vec![
+    // (user, method, original URI, action, resource, context)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        (&'a str, &'a str),
+        Value,
+    );
+    let cases: Vec<Case> = vec![
         (
             "alice",
             "GET",
