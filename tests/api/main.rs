@@ -20,6 +20,7 @@ mod forward_auth;
 mod freshness;
 mod generic;
 mod openapi;
+mod proxies;
 mod reload;
 mod seats;
 mod tenancy;
