@@ -92,6 +92,10 @@ codes! {
     NoIdentity = "NO_IDENTITY", Unauthorized;
     /// An identity header came from a peer that is not a trusted proxy.
     UntrustedProxy = "UNTRUSTED_PROXY", Unauthorized;
+    /// A forward-auth bearer JWT does not verify: expired, not yet valid, badly signed, an
+    /// algorithm its key does not allow, another issuer or audience, an unknown `kid`, or no
+    /// principal claim.
+    InvalidToken = "INVALID_TOKEN", Unauthorized;
     /// The policies deny the original request (forward auth).
     AccessDenied = "ACCESS_DENIED", Forbidden;
     /// No route of the route file matches the original request.

@@ -1,14 +1,17 @@
 //! Forward auth: a reverse proxy's auth subrequest (the original method, path, host and
-//! headers) and the caller's identity, turned into a Cedar request through the route file.
-//! Knows Cedar and the schema, not HTTP: `http::forward_auth` reads the proxy's headers.
+//! headers) and the caller's identity (a trusted proxy's header, or a bearer JWT verified in
+//! `jwt`), turned into a Cedar request through the route file. Knows Cedar and the schema,
+//! not HTTP: `http::forward_auth` reads the proxy's headers.
 
 mod context_types;
 mod identity;
+mod jwt;
 mod path;
 mod routes;
 
 pub use context_types::{ContextKey, ContextKind, ContextTypes};
 pub use identity::{IdentitySettings, TrustedProxies, DEFAULT_IDENTITY_HEADER};
+pub use jwt::{JwtOptions, JwtVerifier, Refresher};
 pub use path::{decode_path, Target};
 pub use routes::{Mapped, Original, RouteTable, Unmatched};
 
