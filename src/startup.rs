@@ -1,5 +1,6 @@
-//! Start-up as a value of its own: [`Application::build`] opens the store, loads the model,
-//! builds the engine, starts the file watcher and binds the HTTP server; `run_until_stopped`
+//! Start-up as a value of its own: [`Application::build`] loads the model, fetches a JWKS URL
+//! (and starts its refresh), opens the store, builds the engine, starts the file watcher and
+//! binds the HTTP server; `run_until_stopped`
 //! serves until a signal (SIGHUP reloads the model). `serve` and in-process tests both start
 //! the daemon through it.
 
@@ -27,6 +28,8 @@ pub struct Application {
     engine: Arc<Engine>,
     model_paths: ModelPaths,
     _watch: Option<crate::watch::Watch>,
+    /// Keeps a JWKS URL's refresh thread running.
+    _jwks: Option<crate::forward::Refresher>,
 }
 
 impl Application {
@@ -38,6 +41,12 @@ impl Application {
             tracing::warn!(warning = %w, "model warning");
         }
         tracing::info!(version = %model.version, summary = %model.summary(), "policies loaded");
+        // A JWKS URL is fetched here, not when settings resolve, so `validate` and `check`
+        // never reach the network; a daemon that cannot get its keys does not start.
+        let jwks = match &settings.forward.identity.jwt {
+            Some(v) => v.start()?,
+            None => None,
+        };
         let store = Store::open(&settings.db)?;
         store.spawn_health_monitor(std::time::Duration::from_millis(200));
         let (admin_token, token_file) = match settings.admin_token.clone() {
@@ -72,6 +81,7 @@ impl Application {
             engine,
             model_paths: settings.model,
             _watch: watch,
+            _jwks: jwks,
         })
     }
 
@@ -89,6 +99,7 @@ impl Application {
     /// (the embedding program owns its signals).
     pub async fn run(self) -> Result<()> {
         let _watch = self._watch;
+        let _jwks = self._jwks;
         self.server.await.map_err(|e| Error::io("server failed", e))
     }
 
@@ -125,6 +136,7 @@ impl Application {
             }
         }
         let _watch = self._watch;
+        let _jwks = self._jwks;
         let handle = self.server.handle();
         let server = self.server;
         let stop = async move {

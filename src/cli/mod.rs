@@ -49,9 +49,13 @@ pub enum Command {
 }
 
 /// The settings a command runs with: its flags and env over `--config` over the defaults.
-/// Tokens are the daemon's alone: the admin commands never read them.
+/// Tokens are the daemon's alone: the admin commands never read them. The JWT secret is read,
+/// so `validate` refuses the one `serve` would refuse (it is checked, never printed).
 pub fn settings(layer: Layer) -> Result<Settings> {
-    layer.resolve(Tokens::default())
+    layer.resolve(Tokens {
+        jwt_secret: std::env::var("TOLLGATE_JWT_SECRET").ok(),
+        ..Tokens::default()
+    })
 }
 
 /// How a command ended: the process exit code, one name per meaning.

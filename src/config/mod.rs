@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
@@ -12,7 +13,9 @@ use serde::Deserialize;
 
 use crate::engine::{EngineSettings, DEFAULT_CACHE_BYTES};
 use crate::error::{Error, Result};
-use crate::forward::{ForwardSettings, IdentitySettings, TrustedProxies, Upstream};
+use crate::forward::{
+    ForwardSettings, IdentitySettings, JwtOptions, JwtVerifier, TrustedProxies, Upstream,
+};
 use crate::model::ModelPaths;
 
 /// Every setting, by one name as a flag, a `TOLLGATE_*` environment variable and a key of the
@@ -162,6 +165,82 @@ pub struct Layer {
         help_heading = "Forward auth"
     )]
     pub upstream_headers: Option<String>,
+    /// Forward auth: a PEM public key (RSA, EC P-256 or P-384, Ed25519) that verifies bearer
+    /// JWTs. With any JWT key configured, the identity is the token's claim from the request's
+    /// `Authorization: Bearer`, and the identity header is not read.
+    #[arg(
+        long,
+        env = "TOLLGATE_JWT_PUBLIC_KEY",
+        value_name = "FILE",
+        help_heading = "Forward auth"
+    )]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Forward auth: a JWKS file (re-read when it changes) or URL (`https://`; `http://` from
+    /// loopback only), fetched at start, refreshed, and refetched for an unknown `kid`.
+    #[arg(
+        long,
+        env = "TOLLGATE_JWT_JWKS",
+        value_name = "FILE|URL",
+        help_heading = "Forward auth"
+    )]
+    pub jwt_jwks: Option<String>,
+    /// Forward auth: the JWT algorithms allowed (comma-separated, e.g. `RS256,ES256`; never
+    /// `none`) [default: what each key implies: HS256 for the secret, RS256 for RSA, ES256 for
+    /// P-256, ES384 for P-384, EdDSA for Ed25519, a JWK's own `alg`].
+    #[arg(
+        long,
+        env = "TOLLGATE_JWT_ALGORITHMS",
+        value_name = "LIST",
+        help_heading = "Forward auth"
+    )]
+    pub jwt_algorithms: Option<String>,
+    /// Forward auth: the JWT issuer required in `iss` (comma-separated for several) [default:
+    /// not checked].
+    #[arg(
+        long,
+        env = "TOLLGATE_JWT_ISSUER",
+        value_name = "ISS",
+        help_heading = "Forward auth"
+    )]
+    pub jwt_issuer: Option<String>,
+    /// Forward auth: the JWT audience required in `aud` (comma-separated for several; a token
+    /// without `aud` then fails) [default: not checked].
+    #[arg(
+        long,
+        env = "TOLLGATE_JWT_AUDIENCE",
+        value_name = "AUD",
+        help_heading = "Forward auth"
+    )]
+    pub jwt_audience: Option<String>,
+    /// Forward auth: the JWT claim whose string value is the principal's id [default: sub].
+    #[arg(
+        long,
+        env = "TOLLGATE_JWT_CLAIM",
+        value_name = "CLAIM",
+        help_heading = "Forward auth"
+    )]
+    pub jwt_claim: Option<String>,
+    /// Forward auth: seconds of clock skew allowed on a JWT's `exp` and `nbf` (at most 3600)
+    /// [default: 30].
+    #[arg(
+        long,
+        env = "TOLLGATE_JWT_LEEWAY",
+        value_name = "SECONDS",
+        help_heading = "Forward auth"
+    )]
+    pub jwt_leeway: Option<u64>,
+    /// Forward auth: seconds between two fetches of a JWKS URL [default: 300].
+    #[arg(
+        long,
+        env = "TOLLGATE_JWT_JWKS_REFRESH",
+        value_name = "SECONDS",
+        help_heading = "Forward auth"
+    )]
+    pub jwt_jwks_refresh: Option<u64>,
+    /// The HS256 secret of forward-auth JWTs: from the file or `TOLLGATE_JWT_SECRET` only,
+    /// never a flag; at least 32 bytes.
+    #[arg(skip)]
+    pub jwt_secret: Option<String>,
     /// The admin token: from the file or `TOLLGATE_ADMIN_TOKEN` only, never a flag (argv is
     /// visible to every local user in `ps`).
     #[arg(skip)]
@@ -237,6 +316,8 @@ pub struct Tokens {
     pub admin: Option<String>,
     /// `TOLLGATE_DECISION_TOKEN`.
     pub decision: Option<String>,
+    /// `TOLLGATE_JWT_SECRET`.
+    pub jwt_secret: Option<String>,
 }
 
 impl Tokens {
@@ -245,6 +326,7 @@ impl Tokens {
         Tokens {
             admin: std::env::var("TOLLGATE_ADMIN_TOKEN").ok(),
             decision: std::env::var("TOLLGATE_DECISION_TOKEN").ok(),
+            jwt_secret: std::env::var("TOLLGATE_JWT_SECRET").ok(),
         }
     }
 }
@@ -261,6 +343,15 @@ impl Layer {
             identity_header: self.identity_header.or(below.identity_header),
             trusted_proxies: self.trusted_proxies.or(below.trusted_proxies),
             upstream_headers: self.upstream_headers.or(below.upstream_headers),
+            jwt_public_key: self.jwt_public_key.or(below.jwt_public_key),
+            jwt_jwks: self.jwt_jwks.or(below.jwt_jwks),
+            jwt_algorithms: self.jwt_algorithms.or(below.jwt_algorithms),
+            jwt_issuer: self.jwt_issuer.or(below.jwt_issuer),
+            jwt_audience: self.jwt_audience.or(below.jwt_audience),
+            jwt_claim: self.jwt_claim.or(below.jwt_claim),
+            jwt_leeway: self.jwt_leeway.or(below.jwt_leeway),
+            jwt_jwks_refresh: self.jwt_jwks_refresh.or(below.jwt_jwks_refresh),
+            jwt_secret: self.jwt_secret.or(below.jwt_secret),
             db: self.db.or(below.db),
             upgrade_url: self.upgrade_url.or(below.upgrade_url),
             past_due_grace_days: self.past_due_grace_days.or(below.past_due_grace_days),
@@ -287,6 +378,7 @@ impl Layer {
         let env = Layer {
             admin_token: tokens.admin.filter(|t| !t.is_empty()),
             decision_token: tokens.decision.filter(|t| !t.is_empty()),
+            jwt_secret: tokens.jwt_secret.filter(|t| !t.is_empty()),
             ..self
         };
         let l = env.over(file);
@@ -309,6 +401,20 @@ impl Layer {
                 "identity header `{identity_header}` is not a header name"
             )));
         }
+        // Files are read and checked here (so `validate` refuses a bad key); a JWKS URL is
+        // fetched only when the daemon starts (`startup`).
+        let jwt = JwtVerifier::from_options(JwtOptions {
+            secret: secret(l.jwt_secret),
+            public_key: l.jwt_public_key,
+            jwks: l.jwt_jwks,
+            algorithms: l.jwt_algorithms,
+            issuer: l.jwt_issuer,
+            audience: l.jwt_audience,
+            claim: l.jwt_claim,
+            leeway: l.jwt_leeway,
+            jwks_refresh: l.jwt_jwks_refresh,
+        })?
+        .map(Arc::new);
         let forward = ForwardSettings {
             identity: IdentitySettings {
                 header: identity_header.to_ascii_lowercase(),
@@ -316,6 +422,7 @@ impl Layer {
                     Some(t) => TrustedProxies::parse(t).map_err(Error::Config)?,
                     None => TrustedProxies::loopback(),
                 },
+                jwt,
             },
             upstream: match &l.upstream_headers {
                 Some(u) => Upstream::parse_list(u).map_err(Error::Config)?,
@@ -445,6 +552,7 @@ mod tests {
         let env = Tokens {
             admin: Some("from-the-env-0123456789".into()),
             decision: None,
+            ..Default::default()
         };
         let s = layer().resolve(env).unwrap();
         assert_eq!(
@@ -486,11 +594,13 @@ mod tests {
         let tokens = Tokens {
             admin: Some("short".into()),
             decision: None,
+            ..Default::default()
         };
         assert!(Layer::default().resolve(tokens).is_err());
         let tokens = Tokens {
             admin: Some("0123456789abcdef-secret".into()),
             decision: None,
+            ..Default::default()
         };
         let s = Layer::default().resolve(tokens).unwrap();
         assert!(!format!("{s:?}").contains("secret"));

@@ -1,8 +1,10 @@
 //! Who the original request is from: a header set by a proxy the operator trusts (judged by
-//! the TCP peer, never by a header the client could send), so a forged identity is refused.
+//! the TCP peer, never by a header the client could send), so a forged identity is refused;
+//! or, when JWT keys are configured, a bearer token checked by `jwt` instead.
 
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -61,6 +63,8 @@ pub struct IdentitySettings {
     pub header: String,
     /// Peers whose identity header is believed.
     pub trusted: TrustedProxies,
+    /// When set, the identity is the bearer JWT of `Authorization` and the header is not read.
+    pub jwt: Option<Arc<super::JwtVerifier>>,
 }
 
 impl Default for IdentitySettings {
@@ -68,6 +72,7 @@ impl Default for IdentitySettings {
         IdentitySettings {
             header: DEFAULT_IDENTITY_HEADER.to_ascii_lowercase(),
             trusted: TrustedProxies::loopback(),
+            jwt: None,
         }
     }
 }

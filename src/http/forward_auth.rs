@@ -1,7 +1,8 @@
 //! `/v1/forward-auth`: the auth subrequest of nginx `auth_request`, Traefik ForwardAuth, Caddy
 //! `forward_auth` and Envoy ext_authz (HTTP service). Reads the original request by exactly one
-//! proxy convention, the identity from a trusted peer's header, maps both through the route
-//! file and answers 200, 401, 402 or 403 with `X-Tollgate-Decision` on every answer.
+//! proxy convention, the identity from a trusted peer's header or a bearer JWT, maps both
+//! through the route file and answers 200, 401, 402 or 403 with `X-Tollgate-Decision` on every
+//! answer.
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
@@ -93,8 +94,45 @@ fn check_caller(req: &HttpRequest, state: &AppState) -> Result<()> {
     }
 }
 
-/// The principal's id: the identity header, believed only from a trusted peer, exactly once.
+/// The bearer token of the request's one `Authorization` header. None, or another scheme, is
+/// no identity (`NO_IDENTITY`); a second header or an unreadable one is a bad token.
+fn bearer(req: &HttpRequest) -> Result<&str> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let no_token = || {
+        HttpError::from(Error::new(
+            Code::NoIdentity,
+            "no identity: the request carries no `Authorization: Bearer` token",
+        ))
+    };
+    let bad = |m: &str| HttpError::from(Error::new(Code::InvalidToken, m));
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Err(no_token()),
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "`Authorization` is sent more than once; one token per request",
+            ))
+        }
+        (Some(v), None) => v
+            .to_str()
+            .map_err(|_| bad("the `Authorization` header is not visible ASCII"))?,
+    };
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(no_token());
+    }
+    match token.trim() {
+        "" => Err(bad("the bearer token is empty")),
+        t => Ok(t),
+    }
+}
+
+/// The principal's id: with JWT keys configured, the verified claim of the bearer token (the
+/// token is the proof, whatever the peer); otherwise the identity header, believed only from
+/// a trusted peer, exactly once.
 fn identity(req: &HttpRequest, state: &AppState) -> Result<String> {
+    if let Some(jwt) = &state.forward.identity.jwt {
+        return Ok(jwt.verify(bearer(req)?)?);
+    }
     let name = state.forward.identity.header.as_str();
     let mut values = req.headers().get_all(name);
     let (Some(first), None) = (values.next(), values.next()) else {
@@ -309,7 +347,10 @@ fn answer(state: &AppState, c: Convention, d: &Decision, principal: &str) -> Htt
                    `X-Original-Method` + `X-Original-URI` (+ `X-Original-Host`); otherwise \
                    `X-Forwarded-Method` + `X-Forwarded-Uri` (+ `X-Forwarded-Host`). The identity \
                    header (`--identity-header`, default `X-User-Id`) is believed only from a \
-                   peer in `--trusted-proxies`. The route file maps the original method and path \
+                   peer in `--trusted-proxies`; with JWT keys configured (`TOLLGATE_JWT_SECRET`, \
+                   `--jwt-public-key`, `--jwt-jwks`) the identity is instead the verified claim \
+                   (`--jwt-claim`, default `sub`) of the client's `Authorization: Bearer` JWT, \
+                   from any peer, and a refused token is a 401 `INVALID_TOKEN`. The route file maps the original method and path \
                    to a Cedar request; the first matching route wins, an unmatched request is a \
                    403 `NO_ROUTE` (or 404). Every answer carries `X-Tollgate-Decision`; an allow \
                    carries the configured `X-Tollgate-*` upstream headers.",
@@ -323,7 +364,8 @@ fn answer(state: &AppState, c: Convention, d: &Decision, principal: &str) -> Htt
         (status = 200, description = "Allowed.", body = Object),
         (status = 400, description = "MISSING_ORIGINAL, MALFORMED_URI, INVALID_ROUTE_VALUE.",
          body = ErrorBody),
-        (status = 401, description = "UNAUTHORIZED, NO_IDENTITY, UNTRUSTED_PROXY.", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED, NO_IDENTITY, UNTRUSTED_PROXY, \
+                                      INVALID_TOKEN; with `WWW-Authenticate`.", body = ErrorBody),
         (status = 402, description = "The plan does not pay for it.", body = PaymentBody),
         (status = 403, description = "ACCESS_DENIED or NO_ROUTE; with `?proxy=nginx`, also a \
                                       payment_required (the body is then the payment object).",
@@ -350,9 +392,15 @@ pub(in crate::http) async fn forward_auth(
             res.headers_mut()
                 .insert(DECISION, HeaderValue::from_static("deny"));
             if res.status() == StatusCode::UNAUTHORIZED {
+                // RFC 6750 §3: `error="invalid_token"` when a token was given and refused.
+                let challenge = if e.code() == Code::InvalidToken {
+                    "Bearer realm=\"tollgate\", error=\"invalid_token\""
+                } else {
+                    "Bearer realm=\"tollgate\""
+                };
                 res.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"tollgate\""),
+                    HeaderValue::from_static(challenge),
                 );
             }
             res
@@ -377,7 +425,8 @@ pub(in crate::http) async fn forward_auth(
         (status = 200, description = "Allowed.", body = Object),
         (status = 400, description = "MISSING_ORIGINAL, MALFORMED_URI, INVALID_ROUTE_VALUE.",
          body = ErrorBody),
-        (status = 401, description = "UNAUTHORIZED, NO_IDENTITY, UNTRUSTED_PROXY.", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED, NO_IDENTITY, UNTRUSTED_PROXY, \
+                                      INVALID_TOKEN; with `WWW-Authenticate`.", body = ErrorBody),
         (status = 402, description = "The plan does not pay for it.", body = PaymentBody),
         (status = 403, description = "ACCESS_DENIED or NO_ROUTE.", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: no route matches (`unmatched = 404`).",

@@ -137,11 +137,14 @@ fn start_in_process(db: &Path, args: &[String], envs: &[(String, String)]) -> (D
     let mut tokens = Tokens {
         admin: Some(ADMIN.into()),
         decision: None,
+        jwt_secret: None,
     };
     for (k, v) in envs {
         match k.as_str() {
             "TOLLGATE_ADMIN_TOKEN" => tokens.admin = Some(v.clone()),
             "TOLLGATE_DECISION_TOKEN" => tokens.decision = Some(v.clone()),
+            // A secret, like the tokens: never a flag, so it is given by value too.
+            "TOLLGATE_JWT_SECRET" => tokens.jwt_secret = Some(v.clone()),
             "TOLLGATE_PAST_DUE_GRACE_DAYS" => {
                 argv.extend(["--past-due-grace-days".into(), v.clone()])
             }
