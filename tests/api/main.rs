@@ -17,6 +17,7 @@ mod data_api;
 mod default_model;
 mod fail_closed;
 mod forward_auth;
+mod forward_auth_jwt;
 mod freshness;
 mod generic;
 mod openapi;
