@@ -33,6 +33,9 @@ pub struct RouteTable {
     pub principal_type: EntityTypeName,
     /// What an unmatched request gets.
     pub unmatched: Unmatched,
+    /// Every header any route reads (lower case, sorted): with the method, URI, host and
+    /// identity, they determine what a request maps to, so they make its cache key.
+    pub headers: Vec<String>,
 }
 
 /// The original request as the proxy reports it.
@@ -475,7 +478,11 @@ impl RouteTable {
         if !problems.is_empty() {
             return Err(problems);
         }
+        let mut headers: Vec<String> = routes.iter().flat_map(Route::headers).collect();
+        headers.sort();
+        headers.dedup();
         Ok(RouteTable {
+            headers,
             routes,
             file: file.to_string(),
             principal_type,
@@ -527,6 +534,23 @@ impl RouteTable {
 }
 
 impl Route {
+    /// The headers this route's templates read.
+    fn headers(&self) -> Vec<String> {
+        let templates = std::iter::once(&self.resource.id)
+            .chain(self.parents.iter().map(|p| &p.id))
+            .chain(self.context.iter().filter_map(|(_, v)| match v {
+                ContextValue::Filled(t, ..) => Some(t),
+                ContextValue::Constant(_) => None,
+            }));
+        templates
+            .flat_map(|t| t.0.iter())
+            .filter_map(|p| match p {
+                Piece::Header(h) => Some(h.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn fill(&self, params: &matchit::Params<'_, '_>, o: &Original<'_>) -> Result<Mapped> {
         let uid = |t: &UidTemplate, what: &str| -> Result<EntityUid> {
             let id = t.id.fill(params, o).ok_or_else(|| {

@@ -18,6 +18,7 @@ use crate::http::error::{HttpError, HttpResult as Result};
 use crate::http::openapi as doc;
 use crate::http::wire::schema::{ErrorBody, ForwardRefusalBody, PaymentBody};
 use crate::http::AppState;
+use crate::model::Model;
 
 /// The exact path; below it is Envoy's path prefix.
 pub const PREFIX: &str = "/v1/forward-auth";
@@ -176,52 +177,82 @@ fn decide(req: &HttpRequest, state: &AppState, c: Convention) -> Result<(Decisio
         );
     }
     let method = method.to_ascii_uppercase();
-    let target = Target::parse(&uri)?;
     let principal_id = identity(req, state)?;
-    let model = state.engine.model();
-    let Some(routes) = model.routes.as_ref() else {
-        return Err(Error::new(
-            Code::RoutesNotConfigured,
-            "forward auth needs a route file (--routes / TOLLGATE_ROUTES)",
-        )
-        .into());
+    let routes_of = |model: &Model| {
+        model.routes.clone().ok_or_else(|| {
+            Error::new(
+                Code::RoutesNotConfigured,
+                "forward auth needs a route file (--routes / TOLLGATE_ROUTES)",
+            )
+        })
     };
-    let lookup = |name: &str| header(req, name).map(str::to_string);
-    let original = Original {
-        method: &method,
-        target: &target,
-        host: host.as_deref(),
-        header: &lookup,
+    // Under one route table, the method, URI, host, identity and the headers the routes read
+    // determine the request: a recurring one is answered from the decision cache before its
+    // path is parsed or a route matched (a URI that failed its checks never got cached).
+    let key = |model: &Model| -> crate::error::Result<Vec<u8>> {
+        let routes = routes_of(model)?;
+        let mut k = Vec::with_capacity(method.len() + uri.len() + principal_id.len() + 64);
+        for part in [method.as_str(), uri.as_str(), principal_id.as_str()] {
+            k.extend_from_slice(part.as_bytes());
+            k.push(0);
+        }
+        for value in
+            std::iter::once(host.as_deref()).chain(routes.headers.iter().map(|h| header(req, h)))
+        {
+            match value {
+                Some(v) => {
+                    k.push(1);
+                    k.extend_from_slice(v.as_bytes());
+                }
+                None => k.push(2),
+            }
+            k.push(0);
+        }
+        Ok(k)
     };
-    let Some(mapped) = routes.resolve(&original)? else {
-        let code = match routes.unmatched {
-            Unmatched::Forbidden => Code::NoRoute,
-            Unmatched::NotFound => Code::NotFound,
+    let build = |model: &Model| -> crate::error::Result<DecisionInput> {
+        let routes = routes_of(model)?;
+        let target = Target::parse(&uri)?;
+        let lookup = |name: &str| header(req, name).map(str::to_string);
+        let original = Original {
+            method: &method,
+            target: &target,
+            host: host.as_deref(),
+            header: &lookup,
         };
-        return Err(Error::new(
-            code,
-            format!(
-                "no route of the route file matches {method} {}",
-                target.path
+        let Some(mapped) = routes.resolve(&original)? else {
+            let code = match routes.unmatched {
+                Unmatched::Forbidden => Code::NoRoute,
+                Unmatched::NotFound => Code::NotFound,
+            };
+            return Err(Error::new(
+                code,
+                format!(
+                    "no route of the route file matches {method} {}",
+                    target.path
+                ),
+            ));
+        };
+        let empty = mapped
+            .context
+            .as_object()
+            .is_some_and(serde_json::Map::is_empty);
+        Ok(DecisionInput {
+            principal: EntityUid::from_type_name_and_id(
+                routes.principal_type.clone(),
+                EntityId::new(&principal_id),
             ),
-        )
-        .into());
+            action: mapped.action,
+            resource: mapped.resource,
+            context: (!empty).then_some(mapped.context),
+            entities: mapped.entities,
+        })
     };
-    let empty = mapped
-        .context
-        .as_object()
-        .is_some_and(serde_json::Map::is_empty);
-    let input = DecisionInput {
-        principal: EntityUid::from_type_name_and_id(
-            routes.principal_type.clone(),
-            EntityId::new(&principal_id),
-        ),
-        action: mapped.action,
-        resource: mapped.resource,
-        context: (!empty).then_some(mapped.context),
-        entities: mapped.entities,
-    };
-    Ok((state.engine.decide(Ask::Input(&input))?, principal_id))
+    let decision = state.engine.decide(Ask::Keyed {
+        key: &key,
+        build: &build,
+    })?;
+    Ok((decision, principal_id))
 }
 
 /// A header value for anything: visible ASCII as is, the rest percent-encoded.

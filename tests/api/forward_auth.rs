@@ -609,3 +609,54 @@ fn validate_checks_every_route_against_the_schema_and_names_file_and_line() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("10 routes"), "{out}");
 }
+
+/// A recurring request is answered from the decision cache by its original method, URI, host,
+/// identity and the headers the routes read: two requests that differ only in such a header
+/// are two decisions, whichever comes first.
+#[test]
+fn a_header_a_route_reads_is_part_of_what_is_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.toml");
+    std::fs::write(
+        &file,
+        "[[route]]\nmethod = \"POST\"\npath = \"/orgs/{org}/invitations\"\naction = \"invite_user\"\n\
+         resource = { type = \"Org\", id = \"{org}\" }\ncontext = { role = \"{header.x-invite-role}\" }\n",
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(&["--routes", file.to_str().unwrap()], &[]);
+    app.org("big", "enterprise", "olga");
+    app.member("big", "ada", "admin");
+    let invite = |role: &str| {
+        let a = app.call_headers(
+            "GET",
+            "/v1/forward-auth",
+            None,
+            "text/plain",
+            &[
+                ("x-forwarded-method", "POST"),
+                ("x-forwarded-uri", "/orgs/big/invitations"),
+                ("x-user-id", "ada"),
+                ("x-invite-role", role),
+            ],
+        );
+        let want = app.authorize(req(
+            "ada",
+            "invite_user",
+            ("Org", "big"),
+            json!({"role": role}),
+        ));
+        assert_eq!(
+            decision(&a),
+            want["decision"].as_str().unwrap(),
+            "role {role}: {}",
+            a.raw
+        );
+        decision(&a).to_string()
+    };
+    let (member, owner) = (invite("member"), invite("owner"));
+    assert_ne!(member, owner, "the two roles are judged differently");
+    for _ in 0..3 {
+        assert_eq!(invite("owner"), owner);
+        assert_eq!(invite("member"), member);
+    }
+}
