@@ -7,13 +7,11 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use cedar_policy::{EntityId, EntityUid};
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use crate::engine::{Ask, Decision, DecisionInput, Outcome};
 use crate::error::{Code, Error};
 use crate::forward::{Original, Target, Unmatched, Upstream};
-use crate::http::auth::token_matches;
 use crate::http::error::{HttpError, HttpResult as Result};
 use crate::http::openapi as doc;
 use crate::http::wire::schema::{ErrorBody, ForwardRefusalBody, PaymentBody};
@@ -63,13 +61,8 @@ fn convention(req: &HttpRequest) -> Convention {
 /// it is a loopback peer or a trusted proxy.
 fn check_caller(req: &HttpRequest, state: &AppState) -> Result<()> {
     match &state.decision_token {
-        Some(expected) => match header(req, TOKEN) {
-            Some(t)
-                if token_matches(t, expected.expose_secret())
-                    || token_matches(t, state.admin_token.expose_secret()) =>
-            {
-                Ok(())
-            }
+        Some(_) => match header(req, TOKEN) {
+            Some(t) if state.may_decide(t) => Ok(()),
             Some(_) => Err(HttpError::Unauthorized(
                 "the X-Tollgate-Token is not valid".into(),
             )),
