@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::engine::{Ask, Decision, DecisionInput, Outcome};
 use crate::error::{Code, Error};
-use crate::forward::{Original, Target, Unmatched, Upstream};
+use crate::forward::{normalize_host, Original, Target, Unmatched, Upstream};
 use crate::http::error::{HttpError, HttpResult as Result};
 use crate::http::openapi as doc;
 use crate::http::wire::schema::{ErrorBody, ForwardRefusalBody, PaymentBody};
@@ -136,11 +136,27 @@ fn original_parts(req: &HttpRequest, c: Convention) -> Result<(String, String, O
         })
     };
     Ok(match c {
-        Convention::Nginx => (
-            need("x-original-method")?,
-            need("x-original-uri")?,
-            header(req, "x-original-host").map(str::to_string),
-        ),
+        Convention::Nginx => {
+            // `?proxy=nginx` is the caller's query: a proxy that passes the client's query on
+            // (Caddy's forward_auth does) would let a client pick this convention and write
+            // X-Original-* itself. Traefik and Caddy always send X-Forwarded-Uri; nginx never
+            // does unless the client did: with both, the request is refused.
+            if req.headers().contains_key("x-forwarded-uri")
+                || req.headers().contains_key("x-forwarded-method")
+            {
+                return Err(Error::new(
+                    Code::MissingOriginal,
+                    "`?proxy=nginx` with X-Forwarded-Uri or X-Forwarded-Method: one \
+                     convention per request",
+                )
+                .into());
+            }
+            (
+                need("x-original-method")?,
+                need("x-original-uri")?,
+                header(req, "x-original-host").map(str::to_string),
+            )
+        }
         Convention::Forwarded => (
             need("x-forwarded-method")?,
             need("x-forwarded-uri")?,
@@ -170,6 +186,7 @@ fn decide(req: &HttpRequest, state: &AppState, c: Convention) -> Result<(Decisio
         );
     }
     let method = method.to_ascii_uppercase();
+    let host = host.map(|h| normalize_host(&h)).transpose()?;
     let principal_id = identity(req, state)?;
     let routes_of = |model: &Model| {
         model.routes.clone().ok_or_else(|| {
@@ -189,24 +206,33 @@ fn decide(req: &HttpRequest, state: &AppState, c: Convention) -> Result<(Decisio
             k.extend_from_slice(part.as_bytes());
             k.push(0);
         }
-        for value in
-            std::iter::once(host.as_deref()).chain(routes.headers.iter().map(|h| header(req, h)))
-        {
-            match value {
-                Some(v) => {
-                    k.push(1);
-                    k.extend_from_slice(v.as_bytes());
-                }
-                None => k.push(2),
+        match &host {
+            Some(h) => {
+                k.push(1);
+                k.extend_from_slice(h.as_bytes());
             }
+            None => k.push(2),
+        }
+        // Every value of every header a route reads (a header given twice is refused by
+        // the route, and must not share the key of the same header given once).
+        for name in &routes.headers {
             k.push(0);
+            for v in req.headers().get_all(name.as_str()) {
+                k.push(1);
+                k.extend_from_slice(v.as_bytes());
+            }
         }
         Ok(k)
     };
     let build = |model: &Model| -> crate::error::Result<DecisionInput> {
         let routes = routes_of(model)?;
         let target = Target::parse(&uri)?;
-        let lookup = |name: &str| header(req, name).map(str::to_string);
+        let lookup = |name: &str| -> Vec<String> {
+            req.headers()
+                .get_all(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect()
+        };
         let original = Original {
             method: &method,
             target: &target,

@@ -283,7 +283,9 @@ fn nginx_envoy_and_traefik_each_read_only_their_own_headers() {
         "the body is the payment object"
     );
     assert!(a.header("x-tollgate-payment").is_some());
-    // A client's X-Forwarded-* passed on by nginx changes nothing.
+    // A client's X-Forwarded-* passed on by nginx never grant: with `?proxy=nginx` they make
+    // the request ambiguous, and it is refused (Caddy passes a client's query on, so a client
+    // could otherwise pick this convention and write X-Original-* itself).
     let a = nginx(
         "vic",
         "/api/orgs/acme/sso",
@@ -292,7 +294,8 @@ fn nginx_envoy_and_traefik_each_read_only_their_own_headers() {
             ("x-forwarded-uri", "/api/orgs/acme"),
         ],
     );
-    assert_eq!((a.status, decision(&a)), (403, "deny"), "{}", a.raw);
+    assert_eq!((a.status, decision(&a)), (400, "deny"), "{}", a.raw);
+    assert_eq!(a.body["code"], "MISSING_ORIGINAL", "{}", a.raw);
 
     // Traefik/Caddy: a client's X-Original-* changes nothing, and is not enough alone.
     let h = [
@@ -665,4 +668,120 @@ fn a_header_a_route_reads_is_part_of_what_is_cached() {
         assert_eq!(invite("owner"), owner);
         assert_eq!(invite("member"), member);
     }
+}
+
+/// What a route reads is read once and spelled one way: a query parameter or header given
+/// twice is a 400 (the app may take the other value), a cached answer for one value is not
+/// served to a request with two, and a host with a trailing dot, in capitals, or a list
+/// never slips past a host-bound route to a later, broader one.
+#[test]
+fn values_a_route_reads_are_unambiguous_and_hosts_are_normalized() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.toml");
+    std::fs::write(
+        &file,
+        concat!(
+            "[[route]]\nmethod = \"GET\"\npath = \"/h/{org}\"\nhost = \"admin.example.com\"\n",
+            "action = \"configure_sso\"\nresource = { type = \"Org\", id = \"{org}\" }\n\n",
+            "[[route]]\nmethod = \"GET\"\npath = \"/h/{org}\"\naction = \"view_org\"\n",
+            "resource = { type = \"Org\", id = \"{org}\" }\n\n",
+            "[[route]]\nmethod = \"POST\"\npath = \"/q/invite\"\naction = \"invite_user\"\n",
+            "resource = { type = \"Org\", id = \"{query.org}\" }\ncontext = { role = \"{query.role}\" }\n\n",
+            "[[route]]\nmethod = \"GET\"\npath = \"/hdr\"\naction = \"view_org\"\n",
+            "resource = { type = \"Org\", id = \"{header.x-org}\" }\n",
+        ),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(&["--routes", file.to_str().unwrap()], &[]);
+    app.org("acme", "enterprise", "alice");
+    app.member("acme", "vic", "viewer");
+    app.member("acme", "adam", "admin");
+    app.org("beta", "enterprise", "bob");
+    let ask = |user: &str, method: &str, uri: &str, extra: &[(&str, &str)]| {
+        let mut h = vec![
+            ("x-forwarded-method", method),
+            ("x-forwarded-uri", uri),
+            ("x-user-id", user),
+        ];
+        h.extend_from_slice(extra);
+        app.call_headers("GET", "/v1/forward-auth", None, "text/plain", &h)
+    };
+    // The host-bound route: a viewer may not configure SSO, whatever the host's spelling.
+    for host in [
+        "admin.example.com",
+        "ADMIN.example.com.",
+        "admin.example.com.:80",
+    ] {
+        let a = ask("vic", "GET", "/h/acme", &[("x-forwarded-host", host)]);
+        assert_eq!((a.status, decision(&a)), (403, "deny"), "{host}: {}", a.raw);
+    }
+    let a = ask(
+        "vic",
+        "GET",
+        "/h/acme",
+        &[("x-forwarded-host", "app.example.com")],
+    );
+    assert_eq!(
+        a.status, 200,
+        "another host takes the broader route: {}",
+        a.raw
+    );
+    for host in ["admin.example.com, x", "admin.example.com:abc", "a b"] {
+        let a = ask("vic", "GET", "/h/acme", &[("x-forwarded-host", host)]);
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (400, Some("MALFORMED_URI")),
+            "{host}: {}",
+            a.raw
+        );
+    }
+    // A query parameter given twice.
+    let a = ask("adam", "POST", "/q/invite?org=acme&role=owner", &[]);
+    assert_eq!(
+        decision(&a),
+        "deny",
+        "an admin may not invite an owner: {}",
+        a.raw
+    );
+    let a = ask(
+        "adam",
+        "POST",
+        "/q/invite?org=acme&role=member&role=owner",
+        &[],
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (400, Some("INVALID_ROUTE_VALUE")),
+        "{}",
+        a.raw
+    );
+    let a = ask(
+        "vic",
+        "POST",
+        "/q/invite?org=acme&org=beta&role=member",
+        &[],
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (400, Some("INVALID_ROUTE_VALUE")),
+        "{}",
+        a.raw
+    );
+    // A header given twice, after the single one was answered (and cached).
+    let a = ask("vic", "GET", "/hdr", &[("x-org", "acme")]);
+    assert_eq!(a.status, 200, "{}", a.raw);
+    let a = ask(
+        "vic",
+        "GET",
+        "/hdr",
+        &[("x-org", "acme"), ("x-org", "beta")],
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (400, Some("INVALID_ROUTE_VALUE")),
+        "{}",
+        a.raw
+    );
+    let a = ask("vic", "GET", "/hdr", &[("x-org", "beta")]);
+    assert_eq!((a.status, decision(&a)), (403, "deny"), "{}", a.raw);
 }
