@@ -74,6 +74,7 @@ pub fn normalize_host(host: &str) -> Result<String> {
         let name = name.strip_suffix('.').unwrap_or(name);
         let ok = !name.is_empty()
             && !name.starts_with('.')
+            && !name.ends_with('.')
             && !name.contains("..")
             && name
                 .bytes()
