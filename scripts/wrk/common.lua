@@ -29,17 +29,47 @@ function M.user_of(o)
   return o + M.orgs * math.random(0, k)
 end
 
-function M.request_body()
+-- One request as its parts: user, action, resource type and id, context JSON. Both spellings
+-- below draw the same random numbers, so a seed gives the same requests through either.
+function M.request_parts()
   local o = math.random(0, M.org_pool - 1)
   local u = M.user_of(o)
   if math.random() < 0.25 then
     local k = math.floor((M.wss - 1 - o) / M.orgs)
     local w = o + M.orgs * math.random(0, math.max(k, 0))
     local a = M.ws_actions[math.random(#M.ws_actions)]
-    return string.format('{"principal":{"type":"User","id":"u%d"},"action":{"type":"Action","id":"%s"},"resource":{"type":"Workspace","id":"w%d"}}', u, a, w)
+    return u, a, "Workspace", "w" .. w, nil
   end
   local a = M.org_actions[math.random(#M.org_actions)]
-  return string.format('{"principal":{"type":"User","id":"u%d"},"action":{"type":"Action","id":"%s"},"resource":{"type":"Org","id":"o%d"},"context":%s}', u, a[1], o, a[2])
+  return u, a[1], "Org", "o" .. o, a[2]
+end
+
+function M.request_body()
+  local u, a, t, id, ctx = M.request_parts()
+  if ctx == nil then
+    return string.format('{"principal":{"type":"User","id":"u%d"},"action":{"type":"Action","id":"%s"},"resource":{"type":"%s","id":"%s"}}', u, a, t, id)
+  end
+  return string.format('{"principal":{"type":"User","id":"u%d"},"action":{"type":"Action","id":"%s"},"resource":{"type":"%s","id":"%s"},"context":%s}', u, a, t, id, ctx)
+end
+
+-- The same request as a Traefik/Caddy forward-auth subrequest, for scripts/wrk/routes.toml:
+-- GET /v1/forward-auth with the original method, URI (/orgs/{org}/{action} or
+-- /workspaces/{ws}/{action}, invite_user's role in the query) and the identity header.
+function M.forward_request()
+  local u, a, t, id, ctx = M.request_parts()
+  local uri
+  if t == "Workspace" then
+    uri = string.format("/workspaces/%s/%s", id, a)
+  elseif a == "invite_user" then
+    uri = string.format("/orgs/%s/%s?role=member", id, a)
+  else
+    uri = string.format("/orgs/%s/%s", id, a)
+  end
+  return wrk.format("GET", "/v1/forward-auth", {
+    ["X-Forwarded-Method"] = "GET",
+    ["X-Forwarded-Uri"] = uri,
+    ["X-User-Id"] = "u" .. u,
+  }, nil)
 end
 
 return M

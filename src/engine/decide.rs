@@ -75,8 +75,7 @@ pub struct ActionVerdict {
     pub decision: Decision,
 }
 
-/// What is asked: the three forms a decision request reaches the engine in.
-#[derive(Debug, Clone)]
+/// What is asked: the four forms a decision request reaches the engine in.
 pub enum Ask<'a> {
     /// A request body as sent (JSON bytes, content type already checked): looked up in the
     /// decision cache by its exact bytes, parsed only on a miss.
@@ -85,14 +84,33 @@ pub enum Ask<'a> {
     Json(Value),
     /// A request already built (the CLI, policy tests).
     Input(&'a DecisionInput),
+    /// A request known by a key of the caller's (forward auth: the original request and the
+    /// identity), looked up in the decision cache before `build` maps it. Both get the model
+    /// the decision uses, so the key is made by the same route table that `build` reads; the
+    /// key must determine what `build` returns under that model. It is prefixed so it never
+    /// meets a body's or a built request's key.
+    Keyed {
+        /// Makes the caller's key.
+        key: &'a dyn Fn(&Model) -> Result<Vec<u8>>,
+        /// Builds the request on a miss (or fails, and nothing is cached).
+        build: &'a dyn Fn(&Model) -> Result<DecisionInput>,
+    },
 }
 
-/// The decision cache key of a raw body; canonical keys start with a uid, never with this.
-fn raw_key(body: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(body.len() + 4);
-    k.extend_from_slice(b"raw\0");
-    k.extend_from_slice(body);
+/// A decision cache key of a raw body (`raw\0`) or a caller's key (`key\0`); canonical keys
+/// start with a uid, never with either.
+fn prefixed(prefix: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(bytes.len() + prefix.len());
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(bytes);
     k
+}
+
+/// What a decision still needs after a cache miss.
+enum Pending<'a> {
+    Ready(&'a DecisionInput),
+    Body(&'a [u8]),
+    Build(&'a dyn Fn(&Model) -> Result<DecisionInput>),
 }
 
 impl Engine {
@@ -104,25 +122,30 @@ impl Engine {
         let model = self.model.load();
         let now = now_unix();
         let owned;
-        let (key, input) = match ask {
-            Ask::Body(body) => (raw_key(body), Err(body)),
+        let (key, pending) = match ask {
+            Ask::Body(body) => (prefixed(b"raw\0", body), Pending::Body(body)),
             Ask::Json(v) => {
                 owned = input::parse_request(v)?;
-                (owned.cache_key(), Ok(&owned))
+                (owned.cache_key(), Pending::Ready(&owned))
             }
-            Ask::Input(i) => (i.cache_key(), Ok(i)),
+            Ask::Input(i) => (i.cache_key(), Pending::Ready(i)),
+            Ask::Keyed { key, build } => (prefixed(b"key\0", &key(&model)?), Pending::Build(build)),
         };
         if !self.settings.no_decision_cache {
             if let Some(d) = self.cache.get(&key, model.generation, self.versions(), now) {
                 return Ok(d);
             }
         }
-        let from_body;
-        let input = match input {
-            Ok(i) => i,
-            Err(body) => {
-                from_body = input::parse_request(crate::strict_json::parse(body)?)?;
-                &from_body
+        let later;
+        let input = match pending {
+            Pending::Ready(i) => i,
+            Pending::Body(body) => {
+                later = input::parse_request(crate::strict_json::parse(body)?)?;
+                &later
+            }
+            Pending::Build(build) => {
+                later = build(&model)?;
+                &later
             }
         };
         self.evaluate(&model, input, key, now)

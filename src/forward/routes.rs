@@ -33,6 +33,9 @@ pub struct RouteTable {
     pub principal_type: EntityTypeName,
     /// What an unmatched request gets.
     pub unmatched: Unmatched,
+    /// Every header any route reads (lower case, sorted): with the method, URI, host and
+    /// identity, they determine what a request maps to, so they make its cache key.
+    pub headers: Vec<String>,
 }
 
 /// The original request as the proxy reports it.
@@ -43,8 +46,8 @@ pub struct Original<'a> {
     pub target: &'a Target,
     /// The original host, when the convention carries one.
     pub host: Option<&'a str>,
-    /// The headers of the subrequest, by lower-case name.
-    pub header: &'a dyn Fn(&str) -> Option<String>,
+    /// Every value of a header of the subrequest, by lower-case name.
+    pub header: &'a dyn Fn(&str) -> Vec<String>,
 }
 
 /// A matched route, ready for the engine: the principal is the caller's to add.
@@ -199,18 +202,34 @@ impl Template {
         Ok(Template(pieces))
     }
 
-    /// Fills the template; `None` when a query parameter or header it names is absent.
-    fn fill(&self, params: &matchit::Params<'_, '_>, o: &Original<'_>) -> Option<String> {
+    /// Fills the template; `None` when a query parameter or header it names is absent. One
+    /// given twice is refused: the app behind the proxy may read the other value (many
+    /// frameworks take the last), so no value can be the one judged.
+    fn fill(&self, params: &matchit::Params<'_, '_>, o: &Original<'_>) -> Result<Option<String>> {
+        let once = |values: Vec<String>, what: String| match <[String; 1]>::try_from(values) {
+            Ok([v]) => Ok(Some(v)),
+            Err(v) if v.is_empty() => Ok(None),
+            Err(_) => Err(Error::new(
+                Code::InvalidRouteValue,
+                format!("{what} is given more than once; a route reads one value"),
+            )),
+        };
         let mut out = String::new();
         for p in &self.0 {
-            match p {
-                Piece::Text(t) => out.push_str(t),
-                Piece::Path(n) => out.push_str(params.get(n)?),
-                Piece::Query(q) => out.push_str(&o.target.query_param(q)?),
-                Piece::Header(h) => out.push_str(&(o.header)(h)?),
+            let value = match p {
+                Piece::Text(t) => Some(t.clone()),
+                Piece::Path(n) => params.get(n).map(str::to_string),
+                Piece::Query(q) => {
+                    once(o.target.query_values(q), format!("query parameter `{q}`"))?
+                }
+                Piece::Header(h) => once((o.header)(h), format!("header `{h}`"))?,
+            };
+            match value {
+                Some(v) => out.push_str(&v),
+                None => return Ok(None),
             }
         }
-        Some(out)
+        Ok(Some(out))
     }
 
     fn describe(&self) -> String {
@@ -415,7 +434,13 @@ impl Compiler<'_> {
         Ok(Route {
             line,
             methods,
-            host: spec.host.as_ref().map(|h| h.to_ascii_lowercase()),
+            host: match &spec.host {
+                Some(h) => Some(
+                    super::path::normalize_host(h)
+                        .map_err(|_| format!("host `{h}` is not a host name or `host:port`"))?,
+                ),
+                None => None,
+            },
             matcher,
             action,
             resource,
@@ -475,7 +500,11 @@ impl RouteTable {
         if !problems.is_empty() {
             return Err(problems);
         }
+        let mut headers: Vec<String> = routes.iter().flat_map(Route::headers).collect();
+        headers.sort();
+        headers.dedup();
         Ok(RouteTable {
+            headers,
             routes,
             file: file.to_string(),
             principal_type,
@@ -495,7 +524,8 @@ impl RouteTable {
 
     /// The first route matching `o`, filled in; `Ok(None)` when none matches.
     pub fn resolve(&self, o: &Original<'_>) -> Result<Option<Mapped>> {
-        let host = o.host.map(|h| h.to_ascii_lowercase());
+        // `o.host` is normalized (`normalize_host`), and so are the routes' hosts.
+        let host = o.host;
         for r in &self.routes {
             if let Some(ms) = &r.methods {
                 if !ms.iter().any(|m| m == o.method) {
@@ -503,7 +533,7 @@ impl RouteTable {
                 }
             }
             if let Some(want) = &r.host {
-                let Some(got) = &host else { continue };
+                let Some(got) = host else { continue };
                 // A pattern without a port matches the host on any port.
                 let bare = match got.rsplit_once(':') {
                     Some((h, port))
@@ -511,7 +541,7 @@ impl RouteTable {
                     {
                         h
                     }
-                    _ => got.as_str(),
+                    _ => got,
                 };
                 if bare != want {
                     continue;
@@ -527,9 +557,26 @@ impl RouteTable {
 }
 
 impl Route {
+    /// The headers this route's templates read.
+    fn headers(&self) -> Vec<String> {
+        let templates = std::iter::once(&self.resource.id)
+            .chain(self.parents.iter().map(|p| &p.id))
+            .chain(self.context.iter().filter_map(|(_, v)| match v {
+                ContextValue::Filled(t, ..) => Some(t),
+                ContextValue::Constant(_) => None,
+            }));
+        templates
+            .flat_map(|t| t.0.iter())
+            .filter_map(|p| match p {
+                Piece::Header(h) => Some(h.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn fill(&self, params: &matchit::Params<'_, '_>, o: &Original<'_>) -> Result<Mapped> {
         let uid = |t: &UidTemplate, what: &str| -> Result<EntityUid> {
-            let id = t.id.fill(params, o).ok_or_else(|| {
+            let id = t.id.fill(params, o)?.ok_or_else(|| {
                 Error::new(
                     Code::InvalidRouteValue,
                     format!(
@@ -552,7 +599,7 @@ impl Route {
                 ContextValue::Filled(t, kind, required) => {
                     // An absent query parameter or header leaves an optional key out; a
                     // required one makes the request one the route cannot map.
-                    let Some(s) = t.fill(params, o) else {
+                    let Some(s) = t.fill(params, o)? else {
                         if *required {
                             return Err(Error::new(
                                 Code::InvalidRouteValue,

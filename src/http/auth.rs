@@ -27,6 +27,16 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
 }
 
 impl AppState {
+    /// Whether `token` is the decision token (when one is set) or the admin token, compared
+    /// in constant time.
+    pub fn may_decide(&self, token: &str) -> bool {
+        let decision = self
+            .decision_token
+            .as_ref()
+            .is_some_and(|d| token_matches(token, d.expose_secret()));
+        decision | token_matches(token, self.admin_token.expose_secret())
+    }
+
     /// Requires the admin token.
     pub fn require_admin(&self, req: &HttpRequest) -> Result<()> {
         match bearer(req) {
@@ -44,13 +54,8 @@ impl AppState {
     /// only loopback peers may ask.
     pub fn require_decision(&self, req: &HttpRequest) -> Result<()> {
         match &self.decision_token {
-            Some(expected) => match bearer(req) {
-                Some(t)
-                    if token_matches(t, expected.expose_secret())
-                        || token_matches(t, self.admin_token.expose_secret()) =>
-                {
-                    Ok(())
-                }
+            Some(_) => match bearer(req) {
+                Some(t) if self.may_decide(t) => Ok(()),
                 Some(_) => Err(HttpError::Unauthorized(
                     "the bearer token is not valid".into(),
                 )),

@@ -8,17 +8,16 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use cedar_policy::{EntityId, EntityUid};
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use crate::engine::{Ask, Decision, DecisionInput, Outcome};
 use crate::error::{Code, Error};
-use crate::forward::{Original, Target, Unmatched, Upstream};
-use crate::http::auth::token_matches;
+use crate::forward::{normalize_host, Original, Target, Unmatched, Upstream};
 use crate::http::error::{HttpError, HttpResult as Result};
 use crate::http::openapi as doc;
 use crate::http::wire::schema::{ErrorBody, ForwardRefusalBody, PaymentBody};
 use crate::http::AppState;
+use crate::model::Model;
 
 /// The exact path; below it is Envoy's path prefix.
 pub const PREFIX: &str = "/v1/forward-auth";
@@ -63,13 +62,8 @@ fn convention(req: &HttpRequest) -> Convention {
 /// it is a loopback peer or a trusted proxy.
 fn check_caller(req: &HttpRequest, state: &AppState) -> Result<()> {
     match &state.decision_token {
-        Some(expected) => match header(req, TOKEN) {
-            Some(t)
-                if token_matches(t, expected.expose_secret())
-                    || token_matches(t, state.admin_token.expose_secret()) =>
-            {
-                Ok(())
-            }
+        Some(_) => match header(req, TOKEN) {
+            Some(t) if state.may_decide(t) => Ok(()),
             Some(_) => Err(HttpError::Unauthorized(
                 "the X-Tollgate-Token is not valid".into(),
             )),
@@ -180,11 +174,27 @@ fn original_parts(req: &HttpRequest, c: Convention) -> Result<(String, String, O
         })
     };
     Ok(match c {
-        Convention::Nginx => (
-            need("x-original-method")?,
-            need("x-original-uri")?,
-            header(req, "x-original-host").map(str::to_string),
-        ),
+        Convention::Nginx => {
+            // `?proxy=nginx` is the caller's query: a proxy that passes the client's query on
+            // (Caddy's forward_auth does) would let a client pick this convention and write
+            // X-Original-* itself. Traefik and Caddy always send X-Forwarded-Uri; nginx never
+            // does unless the client did: with both, the request is refused.
+            if req.headers().contains_key("x-forwarded-uri")
+                || req.headers().contains_key("x-forwarded-method")
+            {
+                return Err(Error::new(
+                    Code::MissingOriginal,
+                    "`?proxy=nginx` with X-Forwarded-Uri or X-Forwarded-Method: one \
+                     convention per request",
+                )
+                .into());
+            }
+            (
+                need("x-original-method")?,
+                need("x-original-uri")?,
+                header(req, "x-original-host").map(str::to_string),
+            )
+        }
         Convention::Forwarded => (
             need("x-forwarded-method")?,
             need("x-forwarded-uri")?,
@@ -214,52 +224,92 @@ fn decide(req: &HttpRequest, state: &AppState, c: Convention) -> Result<(Decisio
         );
     }
     let method = method.to_ascii_uppercase();
-    let target = Target::parse(&uri)?;
+    let host = host.map(|h| normalize_host(&h)).transpose()?;
     let principal_id = identity(req, state)?;
-    let model = state.engine.model();
-    let Some(routes) = model.routes.as_ref() else {
-        return Err(Error::new(
-            Code::RoutesNotConfigured,
-            "forward auth needs a route file (--routes / TOLLGATE_ROUTES)",
-        )
-        .into());
+    let routes_of = |model: &Model| {
+        model.routes.clone().ok_or_else(|| {
+            Error::new(
+                Code::RoutesNotConfigured,
+                "forward auth needs a route file (--routes / TOLLGATE_ROUTES)",
+            )
+        })
     };
-    let lookup = |name: &str| header(req, name).map(str::to_string);
-    let original = Original {
-        method: &method,
-        target: &target,
-        host: host.as_deref(),
-        header: &lookup,
+    // Under one route table, the method, URI, host, identity and the headers the routes read
+    // determine the request: a recurring one is answered from the decision cache before its
+    // path is parsed or a route matched (a URI that failed its checks never got cached).
+    let key = |model: &Model| -> crate::error::Result<Vec<u8>> {
+        let routes = routes_of(model)?;
+        let mut k = Vec::with_capacity(method.len() + uri.len() + principal_id.len() + 64);
+        for part in [method.as_str(), uri.as_str(), principal_id.as_str()] {
+            k.extend_from_slice(part.as_bytes());
+            k.push(0);
+        }
+        match &host {
+            Some(h) => {
+                k.push(1);
+                k.extend_from_slice(h.as_bytes());
+            }
+            None => k.push(2),
+        }
+        // Every value of every header a route reads (a header given twice is refused by
+        // the route, and must not share the key of the same header given once).
+        for name in &routes.headers {
+            k.push(0);
+            for v in req.headers().get_all(name.as_str()) {
+                k.push(1);
+                k.extend_from_slice(v.as_bytes());
+            }
+        }
+        Ok(k)
     };
-    let Some(mapped) = routes.resolve(&original)? else {
-        let code = match routes.unmatched {
-            Unmatched::Forbidden => Code::NoRoute,
-            Unmatched::NotFound => Code::NotFound,
+    let build = |model: &Model| -> crate::error::Result<DecisionInput> {
+        let routes = routes_of(model)?;
+        let target = Target::parse(&uri)?;
+        let lookup = |name: &str| -> Vec<String> {
+            req.headers()
+                .get_all(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect()
         };
-        return Err(Error::new(
-            code,
-            format!(
-                "no route of the route file matches {method} {}",
-                target.path
+        let original = Original {
+            method: &method,
+            target: &target,
+            host: host.as_deref(),
+            header: &lookup,
+        };
+        let Some(mapped) = routes.resolve(&original)? else {
+            let code = match routes.unmatched {
+                Unmatched::Forbidden => Code::NoRoute,
+                Unmatched::NotFound => Code::NotFound,
+            };
+            return Err(Error::new(
+                code,
+                format!(
+                    "no route of the route file matches {method} {}",
+                    target.path
+                ),
+            ));
+        };
+        let empty = mapped
+            .context
+            .as_object()
+            .is_some_and(serde_json::Map::is_empty);
+        Ok(DecisionInput {
+            principal: EntityUid::from_type_name_and_id(
+                routes.principal_type.clone(),
+                EntityId::new(&principal_id),
             ),
-        )
-        .into());
+            action: mapped.action,
+            resource: mapped.resource,
+            context: (!empty).then_some(mapped.context),
+            entities: mapped.entities,
+        })
     };
-    let empty = mapped
-        .context
-        .as_object()
-        .is_some_and(serde_json::Map::is_empty);
-    let input = DecisionInput {
-        principal: EntityUid::from_type_name_and_id(
-            routes.principal_type.clone(),
-            EntityId::new(&principal_id),
-        ),
-        action: mapped.action,
-        resource: mapped.resource,
-        context: (!empty).then_some(mapped.context),
-        entities: mapped.entities,
-    };
-    Ok((state.engine.decide(Ask::Input(&input))?, principal_id))
+    let decision = state.engine.decide(Ask::Keyed {
+        key: &key,
+        build: &build,
+    })?;
+    Ok((decision, principal_id))
 }
 
 /// A header value for anything: visible ASCII as is, the rest percent-encoded.
@@ -350,10 +400,11 @@ fn answer(state: &AppState, c: Convention, d: &Decision, principal: &str) -> Htt
                    peer in `--trusted-proxies`; with JWT keys configured (`TOLLGATE_JWT_SECRET`, \
                    `--jwt-public-key`, `--jwt-jwks`) the identity is instead the verified claim \
                    (`--jwt-claim`, default `sub`) of the client's `Authorization: Bearer` JWT, \
-                   from any peer, and a refused token is a 401 `INVALID_TOKEN`. The route file maps the original method and path \
-                   to a Cedar request; the first matching route wins, an unmatched request is a \
-                   403 `NO_ROUTE` (or 404). Every answer carries `X-Tollgate-Decision`; an allow \
-                   carries the configured `X-Tollgate-*` upstream headers.",
+                   from any peer, and a refused token is a 401 `INVALID_TOKEN`. The route file \
+                   maps the original method and path to a Cedar request; the first matching route \
+                   wins, an unmatched request is a 403 `NO_ROUTE` (or 404). Every answer carries \
+                   `X-Tollgate-Decision`; an allow carries the configured `X-Tollgate-*` upstream \
+                   headers.",
     security(("forwardToken" = []), ()),
     params(
         ("proxy" = Option<String>, Query,

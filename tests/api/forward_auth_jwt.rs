@@ -511,7 +511,8 @@ impl KeyServer {
                 };
                 let _ = write!(
                     conn,
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{text}",
                     text.len()
                 );
             }

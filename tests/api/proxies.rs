@@ -349,13 +349,13 @@ fn through(kind: &str) {
     let before = upstream.count();
 
     // Allow: the app answers, and gets what Tollgate decided.
-    let a = call(
-        &proxy,
-        "GET",
-        "/api/orgs/acme",
-        Some("vic"),
-        &[("x-tollgate-role", "owner")],
-    );
+    let forged = [
+        ("x-tollgate-role", "owner"),
+        ("x-tollgate-decision", "allow"),
+        ("x-tollgate-payment", "{}"),
+        ("x-tollgate-token", "forged"),
+    ];
+    let a = call(&proxy, "GET", "/api/orgs/acme", Some("vic"), &forged);
     assert_eq!(
         (a.status, &a.body["app"]),
         (200, &Value::from("demo")),
@@ -387,6 +387,35 @@ fn through(kind: &str) {
         seen.header("x-tollgate-plan"),
         Some("free"),
         "{kind}: {seen:?}"
+    );
+    for h in [
+        "x-tollgate-decision",
+        "x-tollgate-payment",
+        "x-tollgate-token",
+    ] {
+        assert_eq!(
+            seen.header(h),
+            None,
+            "{kind}: the client's {h} reached the app: {seen:?}"
+        );
+    }
+    // `?proxy=nginx` from a client cannot switch a Traefik, Caddy or Envoy to reading
+    // X-Original-* that it wrote itself.
+    let a = call(
+        &proxy,
+        "PUT",
+        "/api/orgs/acme/sso?proxy=nginx",
+        Some("vic"),
+        &[
+            ("x-original-method", "GET"),
+            ("x-original-uri", "/api/orgs/acme"),
+        ],
+    );
+    assert!(
+        a.status >= 400,
+        "{kind}: a client chose the convention: {} {}",
+        a.status,
+        a.raw
     );
     let mut passed = before + 1;
     assert_eq!(upstream.count(), passed);
