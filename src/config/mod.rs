@@ -605,4 +605,63 @@ mod tests {
         let s = Layer::default().resolve(tokens).unwrap();
         assert!(!format!("{s:?}").contains("secret"));
     }
+
+    #[test]
+    fn the_jwt_secret_comes_from_the_environment_or_the_file_and_never_shows() {
+        let file_secret = "jwt-secret-from-the-file-0123456789abcdef";
+        let env_secret = "jwt-secret-from-the-env-0123456789abcdefgh";
+        let (_dir, cfg) = file(&format!(
+            "jwt_secret = \"{file_secret}\"\njwt_claim = \"email\"\njwt_leeway = 5\n"
+        ));
+        let layer = || Layer {
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let s = layer().resolve(Tokens::default()).unwrap();
+        let jwt = s
+            .forward
+            .identity
+            .jwt
+            .clone()
+            .expect("a verifier from the file");
+        let debug = format!("{s:?}");
+        assert!(
+            debug.contains("email") && !debug.contains(file_secret),
+            "{debug}"
+        );
+        let env = Tokens {
+            jwt_secret: Some(env_secret.into()),
+            ..Default::default()
+        };
+        let s = layer().resolve(env).unwrap();
+        assert!(!format!("{s:?}").contains(env_secret));
+        // Which secret is in force shows in what verifies: the environment's.
+        let token = |secret: &str| {
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::default(),
+                &serde_json::json!({"email": "a@example.com", "exp": u32::MAX}),
+                &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap()
+        };
+        let by_env = s.forward.identity.jwt.unwrap();
+        assert!(by_env.verify(&token(env_secret)).is_ok());
+        assert!(by_env.verify(&token(file_secret)).is_err());
+        assert!(jwt.verify(&token(file_secret)).is_ok());
+        // A short one is refused without being quoted; no JWT setting, no verifier.
+        let (_dir2, short) = file("jwt_secret = \"too-short-secret\"\n");
+        let e = Layer {
+            config: Some(short),
+            ..Default::default()
+        }
+        .resolve(Tokens::default())
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("32 bytes") && !e.contains("too-short-secret"),
+            "{e}"
+        );
+        let s = Layer::default().resolve(Tokens::default()).unwrap();
+        assert!(s.forward.identity.jwt.is_none());
+    }
 }

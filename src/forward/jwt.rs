@@ -696,20 +696,19 @@ impl TokenHeader {
     /// Reads the header strictly (a key twice is refused); says why a token is not a JWS.
     fn parse(token: &str) -> Result<(TokenHeader, Vec<u8>)> {
         let parts: Vec<&str> = token.split('.').collect();
-        match parts.len() {
-            3 => {}
-            5 => return Err(invalid("encrypted tokens (JWE) are not supported")),
+        let (head, claims) = match parts.as_slice() {
+            [head, claims, _signature] => (*head, *claims),
+            [_, _, _, _, _] => return Err(invalid("encrypted tokens (JWE) are not supported")),
             _ => {
                 return Err(invalid(
                     "the bearer token is not a JWT (three base64url parts)",
                 ))
             }
-        }
+        };
         let not_json = || invalid("the token's header is not base64url JSON");
-        let header = crate::strict_json::parse(&b64(parts[0]).ok_or_else(not_json)?)
-            .map_err(|_| not_json())?;
-        let payload =
-            b64(parts[1]).ok_or_else(|| invalid("the token's claims are not base64url"))?;
+        let header =
+            crate::strict_json::parse(&b64(head).ok_or_else(not_json)?).map_err(|_| not_json())?;
+        let payload = b64(claims).ok_or_else(|| invalid("the token's claims are not base64url"))?;
         if header.get("crit").is_some() {
             return Err(invalid(
                 "the token's header has `crit` extensions, which Tollgate does not understand",
