@@ -44,7 +44,11 @@ impl Application {
         // A JWKS URL is fetched here, not when settings resolve, so `validate` and `check`
         // never reach the network; a daemon that cannot get its keys does not start.
         let jwks = match &settings.forward.identity.jwt {
-            Some(v) => v.start()?,
+            Some(v) => {
+                // Names the key sources and checks, never key material.
+                tracing::info!(verifier = ?v, "forward auth: identities from bearer JWTs");
+                v.start()?
+            }
             None => None,
         };
         let store = Store::open(&settings.db)?;
