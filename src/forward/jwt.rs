@@ -460,6 +460,8 @@ struct Jwks {
     keys: ArcSwap<Vec<Arc<Key>>>,
     state: Mutex<LoadState>,
     refresh: Duration,
+    /// Wakes the refresh thread of a URL for an on-demand fetch (set by `start`).
+    wake: std::sync::OnceLock<mpsc::SyncSender<()>>,
 }
 
 impl Jwks {
@@ -523,18 +525,25 @@ impl Jwks {
         }
     }
 
-    /// A URL: refetched for an unknown `kid`, at most once per [`ON_DEMAND_EVERY`]. Requests
-    /// that arrive while a fetch runs wait for it, then see its keys. Whether it fetched.
-    fn refetch_on_demand(&self, allow: Option<&[Algorithm]>) -> bool {
+    /// A URL: an unknown `kid` asks the refresh thread for a fetch, at most once per
+    /// [`ON_DEMAND_EVERY`], and the token is refused now: a request never waits on the
+    /// identity provider, so tokens with made-up kids cannot stall the workers while it is
+    /// slow. The new key counts from the next request after the fetch.
+    fn refetch_on_demand(&self) {
         if !matches!(self.source, Source::Url { .. }) {
-            return false;
+            return;
         }
-        let mut st = self.state.lock();
-        if st.on_demand.is_some_and(|t| t.elapsed() < ON_DEMAND_EVERY) {
-            return false;
+        {
+            let mut st = self.state.lock();
+            if st.on_demand.is_some_and(|t| t.elapsed() < ON_DEMAND_EVERY) {
+                return;
+            }
+            st.on_demand = Some(Instant::now());
         }
-        st.on_demand = Some(Instant::now());
-        self.reload(allow, "a token named an unknown kid")
+        if let Some(w) = self.wake.get() {
+            // Full: a fetch is already asked for.
+            let _ = w.try_send(());
+        }
     }
 }
 
@@ -599,10 +608,15 @@ fn url_source(url: &str) -> std::result::Result<Source, String> {
     let uri: ureq::http::Uri = url
         .parse()
         .map_err(|_| "the JWKS URL is not a URL".to_string())?;
+    // Shown without its query and without `user:pass@`: either may hold a credential.
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let shown = format!(
         "{}://{}{}",
         uri.scheme_str().unwrap_or(""),
-        uri.authority().map_or("", |a| a.as_str()),
+        authority,
         uri.path()
     );
     let https = match uri.scheme_str() {
@@ -626,7 +640,9 @@ fn url_source(url: &str) -> std::result::Result<Source, String> {
     let mut config = ureq::Agent::config_builder()
         .timeout_global(Some(FETCH_TIMEOUT))
         .https_only(https)
-        .max_redirects(3)
+        // A redirect could lead a loopback source off the host, or anywhere else: the URL
+        // configured is where the keys come from.
+        .max_redirects(0)
         .http_status_as_error(true)
         .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")));
     if !https {
@@ -877,6 +893,7 @@ impl JwtVerifier {
                         on_demand: None,
                     }),
                     refresh: Duration::from_secs(refresh),
+                    wake: std::sync::OnceLock::new(),
                 };
                 if let Source::File(p) = &jwks.source {
                     let st = stamp(p).ok();
@@ -966,23 +983,30 @@ impl JwtVerifier {
         let keys = jwks.load(self.allow.as_deref()).map_err(Error::Config)?;
         tracing::info!(keys = keys.len(), "JWKS fetched");
         jwks.keys.store(Arc::new(keys));
-        let (stop, stopped) = mpsc::channel::<()>();
+        let (wake, woken) = mpsc::sync_channel::<()>(1);
+        let _ = jwks.wake.set(wake.clone());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
         let weak: Weak<JwtVerifier> = Arc::downgrade(self);
         let every = jwks.refresh;
         std::thread::Builder::new()
             .name("tollgate-jwks".into())
             .spawn(move || loop {
-                match stopped.recv_timeout(every) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    _ => return,
+                let why = match woken.recv_timeout(every) {
+                    Ok(()) => "a token named an unknown kid",
+                    Err(mpsc::RecvTimeoutError::Timeout) => "scheduled refresh",
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                };
+                if stopped.load(std::sync::atomic::Ordering::Acquire) {
+                    return;
                 }
                 let Some(v) = weak.upgrade() else { return };
                 if let Some(j) = &v.jwks {
-                    j.reload(v.allow.as_deref(), "scheduled refresh");
+                    j.reload(v.allow.as_deref(), why);
                 }
             })
             .map_err(|e| Error::io("cannot start the JWKS refresh thread", e))?;
-        Ok(Some(Refresher { _stop: stop }))
+        Ok(Some(Refresher { stop, wake }))
     }
 
     /// Chooses the key for `h` among the keys now in force: the fixed ones, then the set's.
@@ -1003,13 +1027,10 @@ impl JwtVerifier {
             j.check_file(self.allow.as_deref());
         }
         let mut chosen = self.pick_now(&h);
-        if matches!(chosen, Pick::UnknownKid)
-            && self
-                .jwks
-                .as_ref()
-                .is_some_and(|j| j.refetch_on_demand(self.allow.as_deref()))
-        {
-            chosen = self.pick_now(&h);
+        if matches!(chosen, Pick::UnknownKid) {
+            if let Some(j) = &self.jwks {
+                j.refetch_on_demand();
+            }
         }
         if matches!(chosen, Pick::UnknownKid) && self.jwks.is_none() {
             // No key set: a `kid` cannot name anything, the algorithm is what fails.
@@ -1064,8 +1085,22 @@ impl JwtVerifier {
         let claims = crate::strict_json::parse(&payload).map_err(|_| {
             invalid("the token's claims are not a JSON object without duplicate keys")
         })?;
+        // RFC 7519 §4.1.1: `iss` is one string (jsonwebtoken also takes an array holding it).
+        if self.issuer.is_some() && !matches!(claims.get("iss"), Some(Value::String(_))) {
+            return Err(invalid("the token's `iss` is not one string"));
+        }
         match claims.get(&self.claim) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+            // The id is used as sent, so it must not depend on how a parser trims: an app
+            // reading `X-Tollgate-Principal` would see ` alice` as `alice`.
+            Some(Value::String(s))
+                if !s.is_empty() && s.trim() == s && !s.chars().any(char::is_control) =>
+            {
+                Ok(s.clone())
+            }
+            Some(Value::String(s)) if !s.trim().is_empty() => Err(invalid(format!(
+                "the `{}` claim has surrounding whitespace or a control character",
+                self.claim
+            ))),
             _ => Err(invalid(format!(
                 "missing claim: the token has no string `{}` claim to name the principal",
                 self.claim
@@ -1076,7 +1111,15 @@ impl JwtVerifier {
 
 /// Keeps a JWKS URL's refresh thread running; dropping it stops the thread.
 pub struct Refresher {
-    _stop: mpsc::Sender<()>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    wake: mpsc::SyncSender<()>,
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let _ = self.wake.try_send(());
+    }
 }
 
 impl fmt::Debug for Refresher {
@@ -1357,6 +1400,14 @@ mod tests {
             (json!({"sub": null}), "missing claim"),
             (json!({"sub": 42}), "missing claim"),
             (json!({"sub": ""}), "missing claim"),
+            (
+                json!({"iss": ["https://other.example", "https://idp.example"]}),
+                "not one string",
+            ),
+            (json!({"sub": "alice "}), "surrounding whitespace"),
+            (json!({"sub": " alice"}), "surrounding whitespace"),
+            (json!({"sub": "alice\n"}), "control character"),
+            (json!({"sub": "al\u{0}ice"}), "control character"),
         ] {
             let m = refused(&v, &with(extra.clone()));
             assert!(m.contains(says), "{extra}: {m}");
@@ -1603,5 +1654,46 @@ mod tests {
         );
         // rustls's word for a plain-text answer to its ClientHello.
         assert!(e.contains("corrupt message"), "{e}");
+    }
+
+    #[test]
+    fn a_jwks_url_is_shown_without_credentials_and_never_redirected() {
+        let Ok(Source::Url { shown, .. }) =
+            url_source("http://user:TOPSECRET@127.0.0.1:9/jwks?token=QUERYSECRET")
+        else {
+            panic!("a loopback URL is a source");
+        };
+        assert_eq!(shown, "http://127.0.0.1:9/jwks");
+        let e = url_source("http://user:TOPSECRET@192.0.2.1/jwks")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("plain HTTP") && !e.contains("TOPSECRET"), "{e}");
+        // A key server that redirects elsewhere: the fetch fails, the redirect is not taken.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            if let Ok((mut c, _)) = listener.accept() {
+                let mut buf = [0u8; 1024];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(
+                    b"HTTP/1.1 302 Found\r\nLocation: http://192.0.2.2/jwks\r\nContent-Length: 0\r\n\r\n",
+                );
+            }
+        });
+        let source = url_source(&format!("http://{addr}/jwks")).unwrap();
+        let jwks = Jwks {
+            source,
+            keys: ArcSwap::from_pointee(Vec::new()),
+            state: Mutex::new(LoadState {
+                stamp: None,
+                checked: None,
+                on_demand: None,
+            }),
+            refresh: Duration::from_secs(300),
+            wake: std::sync::OnceLock::new(),
+        };
+        assert!(jwks.load(None).is_err(), "a redirect is not followed");
+        server.join().unwrap();
     }
 }

@@ -312,12 +312,13 @@ fn decide(req: &HttpRequest, state: &AppState, c: Convention) -> Result<(Decisio
     Ok((decision, principal_id))
 }
 
-/// A header value for anything: visible ASCII as is, the rest percent-encoded.
+/// A header value for any id, one-to-one: controls, space, `%` and non-ASCII are
+/// percent-encoded (UTF-8), so no two ids reach the app as the same header, whatever its HTTP
+/// parser trims.
 fn header_value(s: &str) -> HeaderValue {
-    HeaderValue::from_str(s).unwrap_or_else(|_| {
-        let enc = percent_encoding::utf8_percent_encode(s, percent_encoding::CONTROLS).to_string();
-        HeaderValue::from_str(&enc).unwrap_or_else(|_| HeaderValue::from_static(""))
-    })
+    const ENCODED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'%');
+    let enc = percent_encoding::utf8_percent_encode(s, ENCODED).to_string();
+    HeaderValue::from_str(&enc).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// JSON with every non-ASCII character escaped, so it fits in a header value.
@@ -380,7 +381,11 @@ fn answer(state: &AppState, c: Convention, d: &Decision, principal: &str) -> Htt
             };
             HttpResponse::build(status)
                 .insert_header((DECISION, "payment_required"))
-                .insert_header((PAYMENT, header_value(&ascii_json(&body))))
+                .insert_header((
+                    PAYMENT,
+                    HeaderValue::from_str(&ascii_json(&body))
+                        .unwrap_or_else(|_| HeaderValue::from_static("{}")),
+                ))
                 .json(body)
         }
     }
@@ -495,4 +500,23 @@ pub(in crate::http) async fn forward_auth_envoy(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     forward_auth(req, state).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_value;
+
+    #[test]
+    fn upstream_values_are_encoded_one_to_one() {
+        for (id, wire) in [
+            ("alice", "alice"),
+            ("a b", "a%20b"),
+            ("alice%0A", "alice%250A"),
+            ("alice\n", "alice%0A"),
+            ("alicé", "alic%C3%A9"),
+            ("u::\"x\"", "u::\"x\""),
+        ] {
+            assert_eq!(header_value(id).to_str().unwrap(), wire, "{id:?}");
+        }
+    }
 }

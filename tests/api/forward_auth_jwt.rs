@@ -567,11 +567,18 @@ fn a_jwks_url_is_fetched_at_start_and_refetched_for_a_new_kid_at_most_once_per_t
     allowed_as(&ask_kid("key-a", &a_key), "alice");
     assert_eq!(server.hits(), 1, "a known kid fetches nothing");
 
-    // The identity provider adds key-b: the first token naming it refetches the set.
+    // The identity provider adds key-b: the first token naming it asks for a fetch and is
+    // refused at once (no request waits on the provider); once fetched, key-b is accepted.
     server.serve(jwks(&[
         jwk(&a_key, Algorithm::RS256, "key-a"),
         jwk(&b_key, Algorithm::RS256, "key-b"),
     ]));
+    let first = ask_kid("key-b", &b_key);
+    assert_eq!(first.status, 401, "{}", first.raw);
+    assert!(until(Duration::from_secs(10), || server.hits() == 2));
+    assert!(until(Duration::from_secs(10), || ask_kid("key-b", &b_key)
+        .status
+        == 200));
     allowed_as(&ask_kid("key-b", &b_key), "alice");
     assert_eq!(server.hits(), 2);
 
