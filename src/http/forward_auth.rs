@@ -372,14 +372,15 @@ fn answer(state: &AppState, c: Convention, d: &Decision, principal: &str) -> Htt
                 .as_ref()
                 .and_then(|p| serde_json::to_value(p).ok())
                 .unwrap_or_else(|| json!({"error": "payment_required"}));
-            // nginx's auth_request takes only 2xx, 401 and 403: it gets a 403 that says
-            // `payment_required`, and the body in a header its config can answer with.
-            let status = if c == Convention::Nginx {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::PAYMENT_REQUIRED
-            };
-            HttpResponse::build(status)
+            // nginx's auth_request takes only 2xx, 401 and 403 and never sees the body: it
+            // gets a 403 that says `payment_required`, and the body in a header its config
+            // answers with. The other proxies pass the 402 and its body on as they are.
+            if c != Convention::Nginx {
+                return HttpResponse::PaymentRequired()
+                    .insert_header((DECISION, "payment_required"))
+                    .json(body);
+            }
+            HttpResponse::Forbidden()
                 .insert_header((DECISION, "payment_required"))
                 .insert_header((
                     PAYMENT,
