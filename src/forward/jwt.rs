@@ -465,6 +465,21 @@ struct Jwks {
 }
 
 impl Jwks {
+    /// A key set from `source`, empty until loaded, fetched every `refresh` when a URL.
+    fn new(source: Source, refresh: Duration) -> Jwks {
+        Jwks {
+            source,
+            keys: ArcSwap::from_pointee(Vec::new()),
+            state: Mutex::new(LoadState {
+                stamp: None,
+                checked: None,
+                on_demand: None,
+            }),
+            refresh,
+            wake: std::sync::OnceLock::new(),
+        }
+    }
+
     fn load(&self, allow: Option<&[Algorithm]>) -> std::result::Result<Vec<Arc<Key>>, String> {
         match &self.source {
             Source::File(p) => parse_jwks(
@@ -884,17 +899,7 @@ impl JwtVerifier {
                 } else {
                     Source::File(PathBuf::from(s))
                 };
-                let jwks = Jwks {
-                    source,
-                    keys: ArcSwap::from_pointee(Vec::new()),
-                    state: Mutex::new(LoadState {
-                        stamp: None,
-                        checked: None,
-                        on_demand: None,
-                    }),
-                    refresh: Duration::from_secs(refresh),
-                    wake: std::sync::OnceLock::new(),
-                };
+                let jwks = Jwks::new(source, Duration::from_secs(refresh));
                 if let Source::File(p) = &jwks.source {
                     let st = stamp(p).ok();
                     jwks.keys
@@ -1682,17 +1687,7 @@ mod tests {
             }
         });
         let source = url_source(&format!("http://{addr}/jwks")).unwrap();
-        let jwks = Jwks {
-            source,
-            keys: ArcSwap::from_pointee(Vec::new()),
-            state: Mutex::new(LoadState {
-                stamp: None,
-                checked: None,
-                on_demand: None,
-            }),
-            refresh: Duration::from_secs(300),
-            wake: std::sync::OnceLock::new(),
-        };
+        let jwks = Jwks::new(source, Duration::from_secs(300));
         assert!(jwks.load(None).is_err(), "a redirect is not followed");
         server.join().unwrap();
     }
