@@ -64,6 +64,7 @@ fn input(
         resource: uid(rtype, rid).expect("uid"),
         context: Some(context),
         entities: vec![],
+        reserve: None,
     }
 }
 

@@ -123,6 +123,7 @@ fn pieces(c: &mut Criterion) {
         resource: uid("Org", "acme").expect("uid"),
         context: None,
         entities: vec![],
+        reserve: None,
     };
     let d = engine.decide(Ask::Input(&gated)).expect("decision");
     assert_eq!(d.outcome, Outcome::PaymentRequired);

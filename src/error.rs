@@ -86,6 +86,13 @@ codes! {
     MalformedUri = "MALFORMED_URI", Malformed;
     /// A route needs a value the original request lacks or has in the wrong form.
     InvalidRouteValue = "INVALID_ROUTE_VALUE", Malformed;
+    /// A Stripe webhook's `Stripe-Signature` is missing, malformed, or matches no secret.
+    InvalidSignature = "INVALID_SIGNATURE", Malformed;
+    /// A Stripe webhook's signed timestamp is further from now than the tolerance.
+    TimestampOutOfTolerance = "TIMESTAMP_OUT_OF_TOLERANCE", Malformed;
+    /// A correctly signed Stripe webhook body is not an event (no `id`, `type`, `created` or
+    /// `data.object`).
+    MalformedEvent = "MALFORMED_EVENT", Malformed;
     /// No credential, or a credential that does not match.
     Unauthorized = "UNAUTHORIZED", Unauthorized;
     /// A forward-auth request carries no identity.
@@ -164,8 +171,11 @@ codes! {
     ProvidedAncestor = "PROVIDED_ANCESTOR", Invalid;
     /// The new policy set failed to load or would drop a forbid.
     ReloadRejected = "RELOAD_REJECTED", Invalid;
-    /// `reserve` is not supported yet.
-    ReserveUnsupported = "RESERVE_UNSUPPORTED", Invalid;
+    /// `reserve` on an action that no app-owned quota gates (none, or a seat bucket, or
+    /// `quota:workspace`, which Tollgate counts), or that several do, or about no org.
+    ReserveNotApplicable = "RESERVE_NOT_APPLICABLE", Invalid;
+    /// `reserve` is not a whole number of units from 1 to 1,000,000.
+    InvalidReserve = "INVALID_RESERVE", Invalid;
     /// A request reaches more entities than a slice may hold.
     SliceTooLarge = "SLICE_TOO_LARGE", Invalid;
     /// Tollgate counts this resource type itself.
@@ -188,6 +198,11 @@ codes! {
     PoliciesUnavailable = "POLICIES_UNAVAILABLE", Unavailable;
     /// Forward auth needs a route file (`--routes`), and none is configured.
     RoutesNotConfigured = "ROUTES_NOT_CONFIGURED", Unavailable;
+    /// No Stripe webhook secret is configured (`STRIPE_WEBHOOK_SECRET`): unsigned events are
+    /// never accepted.
+    StripeNotConfigured = "STRIPE_NOT_CONFIGURED", Unavailable;
+    /// Re-reading a subscription from Stripe's API failed; Stripe retries the event.
+    StripeApiUnavailable = "STRIPE_API_UNAVAILABLE", Unavailable;
 }
 
 /// Every failure the core reports: bad input (with a [`Code`]), a plan limit, or a store,

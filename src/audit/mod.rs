@@ -41,6 +41,13 @@ pub enum AuditAction {
     EntityDelete,
     /// A bulk load (`tollgate import`): one record stands for all of it.
     Import,
+    /// A decision's `reserve` took units of an app-owned quota.
+    ReservationCreate,
+    /// A reservation's units were given back.
+    ReservationRelease,
+    /// A Stripe webhook event was received: what it did (applied, stale, pending, unknown
+    /// price or org, ignored).
+    StripeEvent,
 }
 
 impl AuditAction {
@@ -63,6 +70,9 @@ impl AuditAction {
             AuditAction::EntitiesPut => "entities.put",
             AuditAction::EntityDelete => "entity.delete",
             AuditAction::Import => "import",
+            AuditAction::ReservationCreate => "reservation.create",
+            AuditAction::ReservationRelease => "reservation.release",
+            AuditAction::StripeEvent => "stripe.event",
         }
     }
 }

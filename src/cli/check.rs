@@ -120,6 +120,7 @@ fn decide(args: CheckArgs) -> Result<Exit> {
         resource: parse_uid(&args.resource, "resource")?,
         context: json_arg(&args.context, "--context")?,
         entities,
+        reserve: None,
     };
     let d = engine.decide(Ask::Input(&input))?;
     let model = engine.model();

@@ -403,6 +403,7 @@ fn check_case(engine: &Engine, case: &Case) -> std::result::Result<(), String> {
             resource: parse_uid(&case.resource, "resource")?,
             context: case.context.clone(),
             entities: case.entities.clone(),
+            reserve: None,
         })
     })()
     .map_err(|e| format!("the case is invalid: {e}"))?;

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use cedar_policy::{EntityUid, Request};
+use cedar_policy::{Entity, EntityUid, Request};
 use serde_json::Value;
 
 use super::input::{self, DecisionInput};
 use super::judge::Case;
 use super::{slice, Engine};
 use crate::error::{Code, Error, Result};
-use crate::model::{render, Model};
+use crate::model::{render, ActionModel, Model};
 use crate::plans::Payment;
 use crate::store::now_unix;
 
@@ -53,6 +53,8 @@ pub struct Decision {
     pub payment: Option<Payment>,
     /// The org the request is about, as the store knows it (forward auth sends it upstream).
     pub org: Option<Arc<OrgFacts>>,
+    /// What `reserve` took, on an allow that asked for it.
+    pub reservation: Option<crate::org::ReservationRow>,
 }
 
 /// The org a decision was about: its id, effective plan and the principal's role in it.
@@ -106,6 +108,76 @@ fn prefixed(prefix: &[u8], bytes: &[u8]) -> Vec<u8> {
     k
 }
 
+/// A request checked against the model: its action, its Cedar request (context type-checked),
+/// its context JSON and its own entities, parsed.
+pub(super) struct Checked<'m, 'i> {
+    pub am: &'m ActionModel,
+    pub request: Request,
+    pub ctx_json: &'i Value,
+    pub provided: Vec<(Entity, Value)>,
+}
+
+static EMPTY_CONTEXT: std::sync::LazyLock<Value> =
+    std::sync::LazyLock::new(|| Value::Object(Default::default()));
+
+/// Checks a request against the model: an unknown action, a context or an entity the schema
+/// refuses, a principal or resource of a type the action does not take: 422.
+pub(super) fn check<'m, 'i>(model: &'m Model, input: &'i DecisionInput) -> Result<Checked<'m, 'i>> {
+    let Some(am) = model.action(&input.action) else {
+        return Err(Error::new(
+            Code::UnknownAction,
+            format!("the schema declares no action `{}`", input.action),
+        ));
+    };
+    let ctx_json = input.context.as_ref().unwrap_or(&EMPTY_CONTEXT);
+    let context = input::context(model, &input.action, ctx_json)?;
+    let request = Request::new(
+        input.principal.clone(),
+        input.action.clone(),
+        input.resource.clone(),
+        context,
+        Some(&model.schema),
+    )
+    .map_err(|e| Error::new(Code::InvalidRequest, render(&e)))?;
+    let provided = input::parse_provided(model, &input.entities)?;
+    Ok(Checked {
+        am,
+        request,
+        ctx_json,
+        provided,
+    })
+}
+
+/// Judges a request over its slice and names the org it was about.
+pub(super) fn judge_slice(
+    model: &Model,
+    am: &ActionModel,
+    request: &Request,
+    slice: &mut slice::Slice,
+    template: &str,
+) -> Result<Decision> {
+    let entities = slice.take_entities(model, &am.entities)?;
+    let decision = Case {
+        model,
+        am,
+        request,
+        slice,
+        entities: &entities,
+        template,
+    }
+    .judge()?;
+    Ok(Decision {
+        org: slice.org.as_ref().map(|o| {
+            Arc::new(OrgFacts {
+                id: o.row.id.clone(),
+                plan: o.effective_plan.clone(),
+                role: slice.principal_role.clone(),
+            })
+        }),
+        ..decision
+    })
+}
+
 /// What a decision still needs after a cache miss.
 enum Pending<'a> {
     Ready(&'a DecisionInput),
@@ -131,7 +203,10 @@ impl Engine {
             Ask::Input(i) => (i.cache_key(), Pending::Ready(i)),
             Ask::Keyed { key, build } => (prefixed(b"key\0", &key(&model)?), Pending::Build(build)),
         };
-        if !self.settings.no_decision_cache {
+        // A reserve is a write, never answered from (or kept in) the decision cache. A body
+        // that asks for one is never cached under its bytes, so its lookup always misses.
+        let reserves = matches!(pending, Pending::Ready(i) if i.reserve.is_some());
+        if !self.settings.no_decision_cache && !reserves {
             if let Some(d) = self.cache.get(&key, model.generation, self.versions(), now) {
                 return Ok(d);
             }
@@ -148,6 +223,9 @@ impl Engine {
                 &later
             }
         };
+        if let Some(amount) = input.reserve {
+            return self.decide_reserving(&model, input, amount, now);
+        }
         self.evaluate(&model, input, key, now)
     }
 
@@ -159,24 +237,12 @@ impl Engine {
         key: Vec<u8>,
         now: i64,
     ) -> Result<Decision> {
-        let Some(am) = model.action(&input.action) else {
-            return Err(Error::new(
-                Code::UnknownAction,
-                format!("the schema declares no action `{}`", input.action),
-            ));
-        };
-        let empty = Value::Object(Default::default());
-        let ctx_json = input.context.as_ref().unwrap_or(&empty);
-        let context = input::context(model, &input.action, ctx_json)?;
-        let request = Request::new(
-            input.principal.clone(),
-            input.action.clone(),
-            input.resource.clone(),
-            context,
-            Some(&model.schema),
-        )
-        .map_err(|e| Error::new(Code::InvalidRequest, render(&e)))?;
-        let provided = input::parse_provided(model, &input.entities)?;
+        let Checked {
+            am,
+            request,
+            ctx_json,
+            provided,
+        } = check(model, input)?;
         let template = self.upgrade_template(model);
         let ctx = self.org_ctx(model, &template, now);
         let use_cache = !self.settings.no_decision_cache;
@@ -225,26 +291,7 @@ impl Engine {
                 s
             }
         };
-        let entities = slice.take_entities(model, &am.entities)?;
-        let decision = Case {
-            model,
-            am,
-            request: &request,
-            slice: &slice,
-            entities: &entities,
-            template: &template,
-        }
-        .judge()?;
-        let decision = Decision {
-            org: slice.org.as_ref().map(|o| {
-                Arc::new(OrgFacts {
-                    id: o.row.id.clone(),
-                    plan: o.effective_plan.clone(),
-                    role: slice.principal_role.clone(),
-                })
-            }),
-            ..decision
-        };
+        let decision = judge_slice(model, am, &request, &mut slice, &template)?;
         if cacheable && !self.settings.no_decision_cache {
             let mut deps = slice.deps;
             if am.reads_tags {
@@ -354,6 +401,7 @@ impl Engine {
                     warnings: slice.warnings.clone(),
                     payment: None,
                     org: None,
+                    reservation: None,
                 },
             };
             out.push(ActionVerdict {
@@ -417,6 +465,7 @@ mod tests {
                     resource: uid(rt, r).unwrap(),
                     context: Some(c),
                     entities: vec![],
+                    reserve: None,
                 }))
                 .unwrap()
         };

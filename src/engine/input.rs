@@ -21,6 +21,9 @@ pub struct DecisionInput {
     pub context: Option<Value>,
     /// Entity JSON the store may lack.
     pub entities: Vec<Value>,
+    /// Units of the app-owned quota that gates the action to take atomically with an allow
+    /// (`reserve: n`); such a decision is a write and never cached.
+    pub reserve: Option<i64>,
 }
 
 impl DecisionInput {
@@ -93,6 +96,9 @@ pub fn deny_unknown(m: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
     }
 }
 
+/// The most units one `reserve` may take.
+pub const MAX_RESERVE: i64 = 1_000_000;
+
 const REQUEST_FIELDS: &[&str] = &[
     "principal",
     "action",
@@ -112,22 +118,25 @@ pub fn parse_request(v: Value) -> Result<DecisionInput> {
     let resource = parse_uid(required(&m, "resource")?, "resource")?;
     let context = context_field(&m)?;
     let entities = entities_field(&m)?;
-    if let Some(r) = m.get("reserve") {
-        if !r.is_null() {
-            // Reservations need the billing counters; until they exist, refuse rather than
-            // answer as if the units had been taken.
-            return Err(Error::new(
-                Code::ReserveUnsupported,
-                "`reserve` is not supported by this version of Tollgate",
-            ));
-        }
-    }
+    let reserve = match m.get("reserve") {
+        None | Some(Value::Null) => None,
+        Some(r) => match r.as_i64() {
+            Some(n) if (1..=MAX_RESERVE).contains(&n) => Some(n),
+            _ => {
+                return Err(Error::new(
+                    Code::InvalidReserve,
+                    format!("`reserve` must be a whole number from 1 to {MAX_RESERVE}"),
+                ))
+            }
+        },
+    };
     Ok(DecisionInput {
         principal,
         action,
         resource,
         context,
         entities,
+        reserve,
     })
 }
 

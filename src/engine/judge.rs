@@ -90,6 +90,7 @@ impl Case<'_> {
                 None,
             )),
             org: None,
+            reservation: None,
         }))
     }
 
@@ -116,6 +117,7 @@ impl Case<'_> {
                 warnings,
                 payment: None,
                 org: None,
+                reservation: None,
             });
         }
         if response.decision() == CedarDecision::Allow {
@@ -126,6 +128,7 @@ impl Case<'_> {
                 warnings,
                 payment: None,
                 org: None,
+                reservation: None,
             });
         }
         let gates: Vec<&Gate> = reasons
@@ -141,6 +144,7 @@ impl Case<'_> {
                 warnings,
                 payment: None,
                 org: None,
+                reservation: None,
             });
         }
         // Only plan gates forbid: does the role side permit on its own?
@@ -154,6 +158,7 @@ impl Case<'_> {
                 warnings,
                 payment: None,
                 org: None,
+                reservation: None,
             });
         }
         let payment = self.payment(&gates)?;
@@ -164,6 +169,7 @@ impl Case<'_> {
             warnings,
             payment: Some(payment),
             org: None,
+            reservation: None,
         })
     }
 }

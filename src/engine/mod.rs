@@ -5,7 +5,8 @@
 //! (503) are `Err`. Every error inside evaluation turns the answer into a deny. The path:
 //! [`decide`] (the entry point and the cache choreography), [`input`] (the request parsed and
 //! checked), [`slice`] (the entities it needs), `judge` and `payment` (Cedar's answer turned
-//! into allow, 403 or 402), [`cache`] (what is kept between decisions), [`reload`] (model swaps).
+//! into allow, 403 or 402), `reserve` (`reserve: n`: the judgement and the quota's increment in
+//! one write transaction), [`cache`] (what is kept between decisions), [`reload`] (model swaps).
 
 pub mod cache;
 pub mod decide;
@@ -13,6 +14,7 @@ pub mod input;
 mod judge;
 mod payment;
 pub mod reload;
+mod reserve;
 pub mod slice;
 
 pub use decide::{ActionVerdict, Ask, Decision, OrgFacts, Outcome};

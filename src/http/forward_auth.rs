@@ -303,6 +303,7 @@ fn decide(req: &HttpRequest, state: &AppState, c: Convention) -> Result<(Decisio
             resource: mapped.resource,
             context: (!empty).then_some(mapped.context),
             entities: mapped.entities,
+            reserve: None,
         })
     };
     let decision = state.engine.decide(Ask::Keyed {

@@ -129,7 +129,8 @@ macro_rules! route_table {
         /// The route table: every path, the methods it serves (another method answers 405
         /// with `Allow`) and the handler of each.
         pub fn routes(cfg: &mut web::ServiceConfig) {
-            use v1::{decisions, entities, invitations, members, orgs, roles, workspaces};
+            use v1::{decisions, entities, invitations, members, orgs, reservations, roles, workspaces,
+            };
             $(
                 cfg.service(
                     resource(Route { path: $path, methods: &[$(stringify!($method)),+] })
@@ -196,6 +197,7 @@ route_table! {
     "/v1/orgs/{org}/roles/{name}" => { PUT => roles::put_role },
     "/v1/orgs/{org}/usage" => { GET => orgs::get_usage },
     "/v1/orgs/{org}/usage/{rt}" => { PUT => orgs::put_usage },
+    "/v1/reservations/{id}/release" => { POST => reservations::release },
 }
 
 /// A route's resource: any method it does not serve answers 405 with `Allow`.

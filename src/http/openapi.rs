@@ -66,6 +66,7 @@ pub(super) static DOCUMENT: LazyLock<Result<String, String>> =
         super::v1::roles::put_role,
         super::v1::orgs::get_usage,
         super::v1::orgs::put_usage,
+        super::v1::reservations::release,
         super::ops::healthz,
         super::ops::readyz,
         super::ops::policies,

@@ -31,7 +31,25 @@ pub fn decision_json(d: &Decision) -> Value {
             serde_json::to_value(p).unwrap_or(Value::Null),
         );
     }
+    if let Some(r) = &d.reservation {
+        m.insert(
+            "reservation".into(),
+            json!({"id": r.id, "resource_type": r.resource_type, "amount": r.amount}),
+        );
+    }
     Value::Object(m)
+}
+
+/// A reservation as `POST /v1/reservations/{id}/release` answers it.
+pub fn reservation_json(r: &crate::org::ReservationRow) -> Value {
+    json!({
+        "id": r.id,
+        "org": r.org,
+        "resource_type": r.resource_type,
+        "amount": r.amount,
+        "created_at": crate::http::v1::format_time(r.created_at),
+        "released_at": r.released_at.map(crate::http::v1::format_time),
+    })
 }
 
 /// An error in a batch slot.
@@ -124,8 +142,45 @@ pub(crate) mod schema {
         /// Entities for this request only: they fill in what the store lacks, and a stored entity
         /// with the same uid wins (noted in `warnings`), never a 409; absent or `null` is none.
         entities: Option<Vec<Entity>>,
-        /// Not supported yet: any value but `null` is a 422 `RESERVE_UNSUPPORTED`.
+        /// Units (1 to 1,000,000) of the app-owned quota that gates the action to take
+        /// atomically with an allow; the answer's `reservation` names them. A deny or a 402
+        /// takes nothing. An action no app-owned quota gates: 422 `RESERVE_NOT_APPLICABLE`.
+        #[schema(minimum = 1, maximum = 1_000_000)]
         reserve: Option<i64>,
+    }
+
+    /// Units taken by `reserve`.
+    #[derive(ToSchema)]
+    #[schema(as = Reservation)]
+    pub(crate) struct ReservationBody {
+        /// Unguessable id (128 random bits); `POST /v1/reservations/{id}/release` gives the
+        /// units back.
+        #[schema(example = "rsv_3f2a9c0d8e7b6a5f4e3d2c1b0a998877")]
+        id: String,
+        /// The quota.
+        #[schema(example = "quota:project")]
+        resource_type: String,
+        /// Units taken.
+        amount: i64,
+    }
+
+    /// A reservation as its release answers it.
+    #[derive(ToSchema)]
+    #[schema(as = ReleasedReservation)]
+    pub(crate) struct ReleasedBody {
+        /// The reservation's id.
+        id: String,
+        /// The org whose counter it moved.
+        org: String,
+        /// The quota.
+        resource_type: String,
+        /// Units taken, and given back.
+        amount: i64,
+        /// When it was made (RFC 3339).
+        created_at: String,
+        /// When it was released (RFC 3339): the first release's time, however often it is
+        /// released again.
+        released_at: String,
     }
 
     /// The outcome of a decision.
@@ -162,6 +217,9 @@ pub(crate) mod schema {
         /// Why payment is required.
         #[schema(nullable = false)]
         payment: Option<PaymentBody>,
+        /// Only on an allow that asked for `reserve`: the units taken.
+        #[schema(nullable = false)]
+        reservation: Option<ReservationBody>,
     }
 
     fn decision_status() -> utoipa::openapi::Object {
@@ -444,6 +502,7 @@ mod tests {
             warnings: vec!["unknown principal".into()],
             payment: Some(payment),
             org: None,
+            reservation: None,
         };
         conforms::<DecisionAnswer>(&decision_json(&d));
         let slot = error_slot(Error::new(Code::UnknownAction, "no such action"));

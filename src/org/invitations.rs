@@ -4,7 +4,9 @@
 use serde_json::json;
 
 use super::rows::{InvitationRow, OrgWrites};
-use super::state::{enforce, require_org, require_org_row, role_def, OrgCtx};
+use super::state::{
+    enforce, enforce_on, member_seats, require_org, require_org_row, role_def, OrgCtx,
+};
 use super::Limits;
 use crate::audit::{self, AuditAction, AuditRecord};
 use crate::error::{Code, Error, Result};
@@ -97,7 +99,20 @@ pub fn accept_invitation(
             format!("`{user}` is already a member of `{org}`"),
         ));
     }
-    // The pending invitation already holds the seat it turns into.
+    // The invitation's pending seat turns into a member, so the other pending invitations do
+    // not count against it: it is admitted while the members plus one fit the role's bucket
+    // and `seat:total` (invitations made past the limit with `override_limits` are admitted
+    // first come, first served). The check and the write are one transaction: concurrent
+    // accepts cannot pass the limit together. Past it: 402, and the invitation stays pending.
+    let state = require_org(w, ctx, org)?;
+    let members = member_seats(w, &state)?;
+    let seat = state.seat_of(&inv.role).to_string();
+    enforce_on(
+        ctx,
+        &state,
+        &members,
+        &[(seat.as_str(), 1), ("seat:total", 1)],
+    )?;
     w.delete_invitation(org, id)?;
     w.put_member(org, user, &inv.role, ctx.now)?;
     audit::append(

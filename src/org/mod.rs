@@ -21,11 +21,11 @@ pub use members::{remove_member, set_member};
 pub use orgs::upsert_org;
 pub use roles::set_custom_role;
 pub use rows::{
-    CustomRoleRow, InvitationRow, OrgReads, OrgRow, OrgWrites, WorkspaceAccessRow,
+    CustomRoleRow, InvitationRow, OrgReads, OrgRow, OrgWrites, ReservationRow, WorkspaceAccessRow,
     WorkspacePermissions, WorkspaceRow,
 };
 pub use state::{org_state, OrgCtx, OrgState, CUSTOM_ROLES};
-pub use usage::set_usage;
+pub use usage::{release, reserve, set_usage};
 pub use workspaces::{
     remove_workspace, remove_workspace_member, set_workspace, set_workspace_member,
 };

@@ -100,6 +100,23 @@ pub struct CustomRoleRow {
     pub permissions: Vec<String>,
 }
 
+/// Units of an app-owned quota taken by a decision's `reserve`, until released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationRow {
+    /// Unguessable id (128 random bits, hex).
+    pub id: String,
+    /// The org whose counter it moved.
+    pub org: String,
+    /// The quota, e.g. `quota:project`.
+    pub resource_type: String,
+    /// Units taken.
+    pub amount: i64,
+    /// When it was made (unix seconds).
+    pub created_at: i64,
+    /// When it was given back, once it was.
+    pub released_at: Option<i64>,
+}
+
 /// What the org rules read, inside one read or write transaction.
 pub trait OrgReads {
     /// An org's row.
@@ -122,6 +139,8 @@ pub trait OrgReads {
     fn custom_role(&self, org: &str, name: &str) -> Result<Option<CustomRoleRow>>;
     /// An org's app-owned usage counters.
     fn app_usage(&self, org: &str) -> Result<BTreeMap<String, i64>>;
+    /// One reservation by id.
+    fn reservation(&self, id: &str) -> Result<Option<ReservationRow>>;
     /// One stored entity with `ptype::pid` among its parents, if any.
     fn first_child(&self, ptype: &str, pid: &str) -> Result<Option<(String, String)>>;
     /// The parents of a stored entity: (type, id).
@@ -162,6 +181,10 @@ pub trait OrgWrites: OrgReads + AuditLog {
     fn put_custom_role(&self, org: &str, role: &CustomRoleRow) -> Result<()>;
     /// Sets an app-owned usage counter.
     fn set_app_usage(&self, org: &str, resource_type: &str, current: i64) -> Result<()>;
+    /// Inserts a reservation.
+    fn put_reservation(&self, r: &ReservationRow) -> Result<()>;
+    /// Marks a reservation released at `at`.
+    fn mark_released(&self, id: &str, at: i64) -> Result<()>;
     /// Deletes a generic entity and its parent rows; whether it existed.
     fn delete_entity(&self, etype: &str, eid: &str) -> Result<bool>;
     /// Inserts or replaces a generic entity (Cedar entity JSON) with its parents.

@@ -208,10 +208,36 @@ pub(super) fn enforce(
     if limits == Limits::Override {
         return Ok(());
     }
+    enforce_on(ctx, state, &state.usage, deltas)
+}
+
+/// The seats the org's members hold, pending invitations left out: what an accept must fit,
+/// since the invitation it turns into a member already counts in [`OrgState::usage`].
+pub(super) fn member_seats(r: &impl OrgReads, state: &OrgState) -> Result<BTreeMap<String, i64>> {
+    let mut usage = state.usage.clone();
+    for bucket in ["seat:admin", "seat:member", "seat:total"] {
+        usage.insert(bucket.into(), 0);
+    }
+    for (key, n) in r.counters(&state.row.id)? {
+        if let Some(role) = key.strip_prefix("role:") {
+            *usage.entry(state.seat_of(role).to_string()).or_default() += n;
+            *usage.entry("seat:total".into()).or_default() += n;
+        }
+    }
+    Ok(usage)
+}
+
+/// [`enforce`] against a usage other than the state's own (e.g. [`member_seats`]).
+pub(super) fn enforce_on(
+    ctx: OrgCtx<'_>,
+    state: &OrgState,
+    usage: &BTreeMap<String, i64>,
+    deltas: &[(&str, i64)],
+) -> Result<()> {
     match plans::check_limits(
         ctx.catalog,
         state.tier(ctx.catalog),
-        &state.usage,
+        usage,
         deltas,
         &state.row.id,
         ctx.upgrade_url,

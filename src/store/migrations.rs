@@ -21,6 +21,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("entity_parents.sql"),
     // Writes by other tools mark the store, so caches never trust a log that missed them.
     include_str!("unlogged.sql"),
+    // Stripe events applied, customer and subscription links, events waiting for a link.
+    include_str!("billing.sql"),
 ];
 
 /// The tables whose rows decisions read: a write to any of them by another tool is marked by

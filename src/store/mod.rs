@@ -218,17 +218,28 @@ impl Store {
     /// Runs `f` inside one write transaction; commits only if `f` succeeds. The result is
     /// returned only after the commit is durable.
     pub fn write<T>(&self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
-        self.write_with(false, f)
+        self.write_with(false, |w| f(w).map(|v| (v, true)))
     }
 
     /// [`Store::write`] for a bulk load (`tollgate import`): the same rules, but one audit
     /// record for the whole load (written with [`Writer::audit_always`]) rather than one per
     /// row it writes.
     pub fn write_bulk<T>(&self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
-        self.write_with(true, f)
+        self.write_with(true, |w| f(w).map(|v| (v, true)))
     }
 
-    fn write_with<T>(&self, bulk: bool, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+    /// [`Store::write`] for a write that may find it has nothing to write: `f` returns whether
+    /// to commit; when it says no, the transaction is rolled back (no fsync, no log row) and
+    /// its value returned. A decision with `reserve` that denies is one.
+    pub fn write_if<T>(&self, f: impl FnOnce(&Writer<'_>) -> Result<(T, bool)>) -> Result<T> {
+        self.write_with(false, f)
+    }
+
+    fn write_with<T>(
+        &self,
+        bulk: bool,
+        f: impl FnOnce(&Writer<'_>) -> Result<(T, bool)>,
+    ) -> Result<T> {
         if !self.check_health() {
             return Err(self.unavailable());
         }
@@ -243,7 +254,11 @@ impl Store {
         let foreign: bool = tx
             .prepare_cached("SELECT COUNT(*) > 0 FROM unlogged WHERE x = 1")?
             .query_row([], |r| r.get(0))?;
-        let out = f(&writer)?;
+        let (out, keep) = f(&writer)?;
+        if !keep {
+            // Dropping the transaction rolls it back.
+            return Ok(out);
+        }
         let Touched {
             mut keys,
             everything,

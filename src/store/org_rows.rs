@@ -9,7 +9,8 @@ use super::{Reader, Writer};
 use crate::audit::AuditLog;
 use crate::error::Result;
 use crate::org::{
-    CustomRoleRow, InvitationRow, OrgReads, OrgRow, OrgWrites, WorkspaceAccessRow, WorkspaceRow,
+    CustomRoleRow, InvitationRow, OrgReads, OrgRow, OrgWrites, ReservationRow, WorkspaceAccessRow,
+    WorkspaceRow,
 };
 
 /// `OrgReads` for a transaction type that reaches a [`Reader`]: one list for both.
@@ -49,6 +50,9 @@ macro_rules! org_reads {
             }
             fn app_usage(&self, org: &str) -> Result<BTreeMap<String, i64>> {
                 Reader::app_usage(self, org)
+            }
+            fn reservation(&self, id: &str) -> Result<Option<ReservationRow>> {
+                Reader::reservation(self, id)
             }
             fn first_child(&self, ptype: &str, pid: &str) -> Result<Option<(String, String)>> {
                 Reader::first_child(self, ptype, pid)
@@ -111,6 +115,12 @@ impl OrgWrites for Writer<'_> {
     }
     fn set_app_usage(&self, org: &str, resource_type: &str, current: i64) -> Result<()> {
         Writer::set_app_usage(self, org, resource_type, current)
+    }
+    fn put_reservation(&self, r: &ReservationRow) -> Result<()> {
+        Writer::put_reservation(self, r)
+    }
+    fn mark_released(&self, id: &str, at: i64) -> Result<()> {
+        Writer::mark_released(self, id, at)
     }
     fn delete_entity(&self, etype: &str, eid: &str) -> Result<bool> {
         Writer::delete_entity(self, etype, eid)

@@ -8,7 +8,8 @@ use rusqlite::{params, OptionalExtension};
 use super::{Reader, Writer};
 use crate::error::Result;
 use crate::org::{
-    parents_of_json, CustomRoleRow, InvitationRow, OrgRow, WorkspaceAccessRow, WorkspaceRow,
+    parents_of_json, CustomRoleRow, InvitationRow, OrgRow, ReservationRow, WorkspaceAccessRow,
+    WorkspaceRow,
 };
 
 impl Reader<'_> {
@@ -279,6 +280,27 @@ impl Reader<'_> {
                     name: r.get(0)?,
                     level: r.get(1)?,
                     permissions: serde_json::from_str(&perms).unwrap_or_default(),
+                })
+            })
+            .optional()?)
+    }
+
+    /// One reservation by id.
+    pub fn reservation(&self, id: &str) -> Result<Option<ReservationRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, org, resource_type, amount, created_at, released_at \
+                 FROM reservations WHERE id = ?1",
+            )?
+            .query_row(params![id], |r| {
+                Ok(ReservationRow {
+                    id: r.get(0)?,
+                    org: r.get(1)?,
+                    resource_type: r.get(2)?,
+                    amount: r.get(3)?,
+                    created_at: r.get(4)?,
+                    released_at: r.get(5)?,
                 })
             })
             .optional()?)
@@ -556,6 +578,32 @@ impl Writer<'_> {
                  permissions = excluded.permissions",
             )?
             .execute(params![org, role.name, role.level, perms])?;
+        Ok(())
+    }
+
+    /// Inserts a reservation (its counter is moved by [`Writer::set_app_usage`]).
+    pub fn put_reservation(&self, r: &ReservationRow) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO reservations (id, org, resource_type, amount, created_at, released_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                r.id,
+                r.org,
+                r.resource_type,
+                r.amount,
+                r.created_at,
+                r.released_at
+            ])?;
+        Ok(())
+    }
+
+    /// Marks a reservation released.
+    pub fn mark_released(&self, id: &str, at: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE reservations SET released_at = ?2 WHERE id = ?1")?
+            .execute(params![id, at])?;
         Ok(())
     }
 

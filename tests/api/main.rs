@@ -23,5 +23,6 @@ mod generic;
 mod openapi;
 mod proxies;
 mod reload;
+mod reservations;
 mod seats;
 mod tenancy;

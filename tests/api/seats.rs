@@ -323,3 +323,123 @@ fn concurrent_member_writes_never_overshoot() {
     );
     assert_eq!(usage(&app, "acme", "seat:total"), 3);
 }
+
+fn invite(app: &TestApp, org: &str, id: &str, role: &str, override_limits: bool) -> u16 {
+    app.admin(
+        "PUT",
+        &format!("/v1/orgs/{org}/invitations/{id}"),
+        Some(json!({"email": format!("{id}@x.io"), "role": role, "expires_at": in_secs(3600), "override_limits": override_limits})),
+    )
+    .status
+}
+
+/// Invitations made within the limit can all be accepted: at accept the other pending ones do
+/// not count against it.
+#[test]
+fn every_invitation_made_within_the_limit_can_be_accepted() {
+    let app = TestApp::spawn();
+    app.org("acme", "free", "alice"); // seat:total 3
+    assert_eq!(invite(&app, "acme", "i1", "member", false), 201);
+    assert_eq!(invite(&app, "acme", "i2", "viewer", false), 201);
+    assert_eq!(invite(&app, "acme", "i3", "member", false), 402);
+    for (id, user) in [("i1", "bob"), ("i2", "carol")] {
+        let a = app.admin(
+            "POST",
+            &format!("/v1/orgs/acme/invitations/{id}/accept"),
+            Some(json!({"user": user})),
+        );
+        assert_eq!(a.status, 200, "{}", a.raw);
+    }
+    assert_eq!(usage(&app, "acme", "seat:total"), 3);
+}
+
+/// 1 member, 50 invitations made past the limit with `override_limits`, limit 3: exactly 2
+/// accepts succeed however concurrent, the rest are 402 and stay pending.
+#[test]
+fn concurrent_accepts_of_over_limit_invitations_admit_exactly_the_free_seats() {
+    let app = TestApp::spawn();
+    app.org("acme", "free", "alice");
+    for i in 0..50 {
+        assert_eq!(invite(&app, "acme", &format!("i{i}"), "viewer", true), 201);
+    }
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let app = &app;
+                s.spawn(move || {
+                    app.admin(
+                        "POST",
+                        &format!("/v1/orgs/acme/invitations/i{i}/accept"),
+                        Some(json!({"user": format!("u{i}")})),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 402).count(),
+        48,
+        "{statuses:?}"
+    );
+    let org = app.admin("GET", "/v1/orgs/acme", None).body;
+    assert_eq!(org["members"].as_array().map(|m| m.len()), Some(3), "{org}");
+    // The refused ones are still pending: members 3 plus 48 invitations.
+    assert_eq!(usage(&app, "acme", "seat:total"), 51);
+    let refused = app.admin(
+        "POST",
+        "/v1/orgs/acme/invitations/i0/accept",
+        Some(json!({"user": "late"})),
+    );
+    if statuses[0] == 402 {
+        assert_eq!(refused.status, 402, "{}", refused.raw);
+        assert_eq!(refused.body["code"], "PLAN_LIMIT_REACHED");
+        assert_eq!(
+            refused.body["current_usage"],
+            json!({"resource_type": "seat:total", "current": 3, "limit": 3})
+        );
+    }
+}
+
+/// 50 parallel promotions into `seat:admin` never pass it.
+#[test]
+fn concurrent_promotions_never_pass_the_admin_seats() {
+    let app = TestApp::spawn();
+    app.org("acme", "professional", "alice"); // seat:admin 5, alice holds one
+    for i in 0..50 {
+        app.member("acme", &format!("u{i}"), "member");
+    }
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let app = &app;
+                s.spawn(move || {
+                    app.admin(
+                        "PUT",
+                        &format!("/v1/orgs/acme/members/u{i}"),
+                        Some(json!({"role": "admin"})),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s < 300).count(),
+        4,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 402).count(),
+        46,
+        "{statuses:?}"
+    );
+    assert_eq!(usage(&app, "acme", "seat:admin"), 5);
+}

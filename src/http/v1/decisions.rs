@@ -29,13 +29,22 @@ const DECISION_422: &str = "Valid JSON, invalid by the schema or the rules: INVA
      MISSING_FIELD, INVALID_UID, INVALID_ENTITY_TYPE, UNKNOWN_ACTION, INVALID_CONTEXT, \
      INVALID_ENTITY, DUPLICATE_ENTITY, MANAGED_ENTITY (entity data for a type or attribute only \
      the org API writes), PROVIDED_ANCESTOR, PARENT_CYCLE, CROSS_ORG_PARENTS (an ancestry that \
-     reaches two orgs), SLICE_TOO_LARGE, RESERVE_UNSUPPORTED.";
+     reaches two orgs), SLICE_TOO_LARGE, INVALID_RESERVE (not a whole number from 1 to 1,000,000), \
+     RESERVE_NOT_APPLICABLE (no app-owned quota, or several, gates the action; or it is about \
+     no org).";
 
 /// The 422s of a permissions request.
 const PERMISSIONS_422: &str = "Valid JSON, invalid by the schema or the rules: INVALID_REQUEST, \
      UNKNOWN_FIELD, MISSING_FIELD, INVALID_UID, INVALID_ENTITY_TYPE, INVALID_CONTEXT, \
      INVALID_ENTITY, DUPLICATE_ENTITY, MANAGED_ENTITY, PROVIDED_ANCESTOR, PARENT_CYCLE, \
      CROSS_ORG_PARENTS, SLICE_TOO_LARGE.";
+
+/// Whether a decision body may ask for a `reserve` (a write): it names the key. A false
+/// positive (the word in an id) only moves the decision to the blocking pool.
+fn may_reserve(body: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"reserve\"";
+    body.windows(KEY.len()).any(|w| w == KEY)
+}
 
 fn mirror(req: &HttpRequest) -> bool {
     web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
@@ -88,8 +97,16 @@ pub(in crate::http) async fn authorize(
     let body = read_bytes(&req, body, state.max_decision_body).await?;
     require_json(&req)?;
     // A proxy repeats the same bodies: the engine answers those from the cache before any
-    // parsing.
-    let decision = state.engine.decide(Ask::Body(&body))?;
+    // parsing. A `reserve` is a write (it waits for the writer and an fsync), so a body that
+    // may ask for one runs on the blocking pool, not on the worker.
+    let decision = if may_reserve(&body) {
+        let engine = state.engine.clone();
+        web::block(move || engine.decide(Ask::Body(&body)))
+            .await
+            .map_err(|e| Error::Internal(format!("blocking pool: {e}")))??
+    } else {
+        state.engine.decide(Ask::Body(&body))?
+    };
     let status = if mirror(&req) {
         StatusCode::from_u16(decision.outcome.status()).unwrap_or(StatusCode::FORBIDDEN)
     } else {
@@ -139,6 +156,9 @@ pub(in crate::http) async fn batch(
     let Some(Value::Array(items)) = m.remove("requests") else {
         return Err(Error::new(Code::MissingField, "`requests` must be an array").into());
     };
+    let reserving = items
+        .iter()
+        .any(|i| i.get("reserve").is_some_and(|r| !r.is_null()));
     if items.len() > state.max_batch {
         return Err(Error::new(
             Code::BatchTooLarge,
@@ -150,14 +170,26 @@ pub(in crate::http) async fn batch(
         )
         .into());
     }
-    let mut results = Vec::with_capacity(items.len());
-    for item in items {
-        let answer = state.engine.decide(Ask::Json(item));
-        results.push(match answer {
-            Ok(d) => decision_json(&d),
-            Err(e) => error_slot(e),
-        });
-    }
+    let judge_all = move |engine: &crate::engine::Engine| {
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let answer = engine.decide(Ask::Json(item));
+            results.push(match answer {
+                Ok(d) => decision_json(&d),
+                Err(e) => error_slot(e),
+            });
+        }
+        results
+    };
+    // Each item's `reserve` is its own write transaction, on the blocking pool.
+    let results = if reserving {
+        let engine = state.engine.clone();
+        web::block(move || judge_all(&engine))
+            .await
+            .map_err(|e| Error::Internal(format!("blocking pool: {e}")))?
+    } else {
+        judge_all(&state.engine)
+    };
     Ok(HttpResponse::Ok().json(json!({"results": results})))
 }
 

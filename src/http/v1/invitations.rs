@@ -187,7 +187,10 @@ pub(in crate::http) struct AcceptAnswer {
     tag = "Orgs",
     operation_id = "acceptInvitation",
     summary = "Turn an invitation into a membership",
-    description = "Atomic: the invitation's seat becomes the member's.",
+    description = "Atomic: the invitation's seat becomes the member's. The other pending \
+                   invitations do not count against it: it is admitted while the org's members \
+                   plus one fit the role's seat bucket and `seat:total`; past that (invitations \
+                   made with `override_limits`) it is a 402 and the invitation stays pending.",
     security(("adminToken" = [])),
     params(InvitationPath),
     request_body(content = AcceptBody, content_type = "application/json"),
@@ -195,6 +198,7 @@ pub(in crate::http) struct AcceptAnswer {
         (status = 200, description = "Accepted.", body = AcceptAnswer),
         (status = 400, response = doc::BadBody),
         (status = 401, response = doc::Unauthorized),
+        (status = 402, response = doc::PaymentRequired),
         (status = 404, response = doc::NotFound),
         (status = 405, response = doc::MethodNotAllowed),
         (status = 409, description = "CONFLICT: the invitation expired or the user is already \

@@ -7,6 +7,7 @@ pub(super) mod entities;
 pub(super) mod invitations;
 pub(super) mod members;
 pub(super) mod orgs;
+pub(super) mod reservations;
 pub(super) mod roles;
 pub(super) mod workspaces;
 
