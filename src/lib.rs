@@ -4,12 +4,13 @@
 //! Layers, outermost first ([`LAYERS`]; a module imports only modules below it): [`cli`] and
 //! [`startup`] (clap, the process, signals), [`http`] (the only code that knows actix and the
 //! wire), [`watch`] and [`config`], [`engine`] (request → decision), [`org`] (the org rules),
-//! [`model`] (the validated policy set), [`store`] (SQLite), [`strict_json`], [`error`] and
+//! [`model`] (the validated policy set), [`store`] (SQLite), [`billing`] (Stripe events), [`strict_json`], [`error`] and
 //! [`plans`] (the plan catalog and the 402 value). See `ARCHITECTURE.md`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod engine;
@@ -36,6 +37,7 @@ pub const LAYERS: &[&str] = &[
     "config",
     "engine",
     "store",
+    "billing",
     "org",
     "audit",
     "model",

@@ -41,6 +41,21 @@ impl Application {
             tracing::warn!(warning = %w, "model warning");
         }
         tracing::info!(version = %model.version, summary = %model.summary(), "policies loaded");
+        // A price that maps to no tier would record every event of it as `unknown_plan`: a
+        // configuration mistake, refused before serving.
+        for (price, plan) in settings.stripe.prices.plans() {
+            if model.catalog.tier(plan).is_none() {
+                return Err(Error::Config(format!(
+                    "TOLLGATE_STRIPE_PRICES maps `{price}` to `{plan}`, which is not a tier of \
+                     the plan catalog"
+                )));
+            }
+        }
+        if settings.stripe.secrets.is_empty() {
+            tracing::info!(
+                "stripe webhook: no STRIPE_WEBHOOK_SECRET; /webhooks/stripe answers 503"
+            );
+        }
         // A JWKS URL is fetched here, not when settings resolve, so `validate` and `check`
         // never reach the network; a daemon that cannot get its keys does not start.
         let jwks = match &settings.forward.identity.jwt {
@@ -71,6 +86,7 @@ impl Application {
             max_data_body: settings.max_data_body,
             max_batch: settings.max_batch,
             forward: settings.forward.clone(),
+            stripe: Arc::new(crate::http::StripeState::new(settings.stripe.clone())),
         };
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| Error::io(format!("cannot listen on {}", settings.listen), e))?;

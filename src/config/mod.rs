@@ -11,6 +11,7 @@ use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::billing::{PriceMap, StripeApi, StripeSettings};
 use crate::engine::{EngineSettings, DEFAULT_CACHE_BYTES};
 use crate::error::{Error, Result};
 use crate::forward::{
@@ -237,6 +238,41 @@ pub struct Layer {
         help_heading = "Forward auth"
     )]
     pub jwt_jwks_refresh: Option<u64>,
+    /// Stripe: price ids or lookup keys to plans, `price_id=plan,lookup_key=plan` [default:
+    /// none, and every subscription event is recorded as `unknown_price`].
+    #[arg(
+        long,
+        env = "TOLLGATE_STRIPE_PRICES",
+        value_name = "MAP",
+        help_heading = "Billing"
+    )]
+    pub stripe_prices: Option<String>,
+    /// Stripe: seconds a webhook's signed timestamp may be from now, past or future [default:
+    /// 300].
+    #[arg(
+        long,
+        env = "TOLLGATE_STRIPE_TOLERANCE",
+        value_name = "SECONDS",
+        help_heading = "Billing"
+    )]
+    pub stripe_tolerance: Option<u64>,
+    /// Stripe: the API base the subscription re-read goes to (with `STRIPE_SECRET_KEY`)
+    /// [default: https://api.stripe.com].
+    #[arg(
+        long,
+        env = "TOLLGATE_STRIPE_API_BASE",
+        value_name = "URL",
+        help_heading = "Billing"
+    )]
+    pub stripe_api_base: Option<String>,
+    /// Stripe webhook signing secrets, comma-separated during a rotation: from the file or
+    /// `STRIPE_WEBHOOK_SECRET` only, never a flag.
+    #[arg(skip)]
+    pub stripe_webhook_secret: Option<String>,
+    /// Stripe's secret API key: with it, an event's subscription is re-read from the API; from
+    /// the file or `STRIPE_SECRET_KEY` only.
+    #[arg(skip)]
+    pub stripe_secret_key: Option<String>,
     /// The HS256 secret of forward-auth JWTs: from the file or `TOLLGATE_JWT_SECRET` only,
     /// never a flag; at least 32 bytes.
     #[arg(skip)]
@@ -275,6 +311,8 @@ pub struct Settings {
     pub engine: EngineSettings,
     /// Forward auth: identity source and upstream headers.
     pub forward: ForwardSettings,
+    /// The Stripe webhook: secrets, tolerance, price map, API re-read.
+    pub stripe: StripeSettings,
 }
 
 impl Settings {
@@ -318,6 +356,10 @@ pub struct Tokens {
     pub decision: Option<String>,
     /// `TOLLGATE_JWT_SECRET`.
     pub jwt_secret: Option<String>,
+    /// `STRIPE_WEBHOOK_SECRET`.
+    pub stripe_webhook_secret: Option<String>,
+    /// `STRIPE_SECRET_KEY`.
+    pub stripe_secret_key: Option<String>,
 }
 
 impl Tokens {
@@ -327,6 +369,8 @@ impl Tokens {
             admin: std::env::var("TOLLGATE_ADMIN_TOKEN").ok(),
             decision: std::env::var("TOLLGATE_DECISION_TOKEN").ok(),
             jwt_secret: std::env::var("TOLLGATE_JWT_SECRET").ok(),
+            stripe_webhook_secret: std::env::var("STRIPE_WEBHOOK_SECRET").ok(),
+            stripe_secret_key: std::env::var("STRIPE_SECRET_KEY").ok(),
         }
     }
 }
@@ -352,6 +396,11 @@ impl Layer {
             jwt_leeway: self.jwt_leeway.or(below.jwt_leeway),
             jwt_jwks_refresh: self.jwt_jwks_refresh.or(below.jwt_jwks_refresh),
             jwt_secret: self.jwt_secret.or(below.jwt_secret),
+            stripe_prices: self.stripe_prices.or(below.stripe_prices),
+            stripe_tolerance: self.stripe_tolerance.or(below.stripe_tolerance),
+            stripe_api_base: self.stripe_api_base.or(below.stripe_api_base),
+            stripe_webhook_secret: self.stripe_webhook_secret.or(below.stripe_webhook_secret),
+            stripe_secret_key: self.stripe_secret_key.or(below.stripe_secret_key),
             db: self.db.or(below.db),
             upgrade_url: self.upgrade_url.or(below.upgrade_url),
             past_due_grace_days: self.past_due_grace_days.or(below.past_due_grace_days),
@@ -379,6 +428,8 @@ impl Layer {
             admin_token: tokens.admin.filter(|t| !t.is_empty()),
             decision_token: tokens.decision.filter(|t| !t.is_empty()),
             jwt_secret: tokens.jwt_secret.filter(|t| !t.is_empty()),
+            stripe_webhook_secret: tokens.stripe_webhook_secret.filter(|t| !t.is_empty()),
+            stripe_secret_key: tokens.stripe_secret_key.filter(|t| !t.is_empty()),
             ..self
         };
         let l = env.over(file);
@@ -429,7 +480,15 @@ impl Layer {
                 None => Upstream::ALL.to_vec(),
             },
         };
+        let stripe = stripe_settings(
+            l.stripe_webhook_secret,
+            l.stripe_secret_key,
+            l.stripe_prices,
+            l.stripe_tolerance,
+            l.stripe_api_base,
+        )?;
         let settings = Settings {
+            stripe,
             forward,
             listen,
             db: l.db.unwrap_or_else(|| PathBuf::from("tollgate.db")),
@@ -478,6 +537,41 @@ impl Layer {
         }
         Ok(settings)
     }
+}
+
+fn stripe_settings(
+    secrets: Option<String>,
+    key: Option<String>,
+    prices: Option<String>,
+    tolerance: Option<u64>,
+    base: Option<String>,
+) -> Result<StripeSettings> {
+    let secrets: Vec<SecretString> = secrets
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| SecretString::from(s.to_string()))
+        .collect();
+    let prices = PriceMap::parse(prices.as_deref().unwrap_or(""))
+        .map_err(|e| Error::Config(format!("TOLLGATE_STRIPE_PRICES: {e}")))?;
+    let api = match key.filter(|k| !k.is_empty()) {
+        Some(k) => Some(
+            StripeApi::new(
+                base.as_deref().unwrap_or(crate::billing::api::DEFAULT_BASE),
+                SecretString::from(k),
+            )
+            .map_err(Error::Config)?,
+        ),
+        None => None,
+    };
+    Ok(StripeSettings {
+        secrets,
+        tolerance: tolerance.unwrap_or(crate::billing::DEFAULT_TOLERANCE),
+        prices,
+        api,
+    })
 }
 
 fn read_config(path: &Path) -> Result<Layer> {

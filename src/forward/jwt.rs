@@ -607,8 +607,9 @@ fn list(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether `url` names this machine: a JWKS may come over plain HTTP only from there.
-fn loopback_host(uri: &ureq::http::Uri) -> bool {
+/// Whether `url` names this machine: a JWKS (or the Stripe API stub of a test) may come over
+/// plain HTTP only from there.
+pub fn loopback_host(uri: &ureq::http::Uri) -> bool {
     let Some(host) = uri.host() else {
         return false;
     };

@@ -7,10 +7,12 @@ pub(crate) mod extract;
 mod forward_auth;
 mod openapi;
 mod ops;
+mod stripe;
 mod v1;
 pub(crate) mod wire;
 
 pub use auth::{is_loopback, token_matches};
+pub use stripe::StripeState;
 pub use wire::{decision_json, outcome_name};
 
 use std::net::TcpListener;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub max_batch: usize,
     /// Forward auth: identity source and upstream headers.
     pub forward: crate::forward::ForwardSettings,
+    /// The Stripe webhook's settings.
+    pub stripe: Arc<StripeState>,
 }
 
 /// Turns any error response without a JSON body (actix's own 404, 405, ...) into
@@ -198,6 +202,7 @@ route_table! {
     "/v1/orgs/{org}/usage" => { GET => orgs::get_usage },
     "/v1/orgs/{org}/usage/{rt}" => { PUT => orgs::put_usage },
     "/v1/reservations/{id}/release" => { POST => reservations::release },
+    "/webhooks/stripe" => { POST => stripe::webhook },
 }
 
 /// A route's resource: any method it does not serve answers 405 with `Allow`.

@@ -67,6 +67,7 @@ pub(super) static DOCUMENT: LazyLock<Result<String, String>> =
         super::v1::orgs::get_usage,
         super::v1::orgs::put_usage,
         super::v1::reservations::release,
+        super::stripe::webhook,
         super::ops::healthz,
         super::ops::readyz,
         super::ops::policies,

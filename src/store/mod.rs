@@ -14,6 +14,7 @@
 //! the version stripes they name; a change the log does not explain bumps every stripe. So a
 //! cached answer is never served after a commit that returned before the decision began.
 
+mod billing_rows;
 mod health;
 mod migrations;
 mod org_rows;

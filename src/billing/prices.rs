@@ -1,0 +1,71 @@
+//! The price → plan map: which catalog tier a Stripe price gives, by price id or lookup key
+//! (`TOLLGATE_STRIPE_PRICES=price_id=plan,lookup_key=plan`).
+
+use std::collections::BTreeMap;
+
+/// Price ids and lookup keys, each to a plan name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PriceMap {
+    map: BTreeMap<String, String>,
+}
+
+impl PriceMap {
+    /// Parses `key=plan,key=plan` (spaces around items ignored; a key twice is refused).
+    pub fn parse(text: &str) -> std::result::Result<PriceMap, String> {
+        let mut map = BTreeMap::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((k, v)) = item.split_once('=') else {
+                return Err(format!("`{item}` is not `price_id=plan`"));
+            };
+            let (k, v) = (k.trim(), v.trim());
+            if k.is_empty() || v.is_empty() {
+                return Err(format!("`{item}` is not `price_id=plan`"));
+            }
+            if map.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(format!("price `{k}` is mapped twice"));
+            }
+        }
+        Ok(PriceMap { map })
+    }
+
+    /// The plan of a price, by its id first, then its lookup key.
+    pub fn plan(&self, price_id: Option<&str>, lookup_key: Option<&str>) -> Option<&str> {
+        price_id
+            .and_then(|p| self.map.get(p))
+            .or_else(|| lookup_key.and_then(|k| self.map.get(k)))
+            .map(String::as_str)
+    }
+
+    /// Every plan the map names (checked against the catalog at start).
+    pub fn plans(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether nothing is mapped.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PriceMap;
+
+    #[test]
+    fn ids_win_over_lookup_keys_and_bad_maps_are_refused() {
+        let m = PriceMap::parse(" price_pro = professional, pro_monthly=starter ,").unwrap();
+        assert_eq!(
+            m.plan(Some("price_pro"), Some("pro_monthly")),
+            Some("professional")
+        );
+        assert_eq!(
+            m.plan(Some("price_x"), Some("pro_monthly")),
+            Some("starter")
+        );
+        assert_eq!(m.plan(Some("price_x"), None), None);
+        for bad in ["a", "a=", "=b", "a=b,a=c"] {
+            assert!(PriceMap::parse(bad).is_err(), "{bad}");
+        }
+        assert!(PriceMap::parse("").unwrap().is_empty());
+    }
+}
