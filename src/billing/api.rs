@@ -70,9 +70,8 @@ impl StripeApi {
     /// webhook answers 5xx and Stripe delivers the event again.
     pub fn subscription(&self, id: &str) -> Result<Value> {
         let unavailable = |m: String| Error::new(Code::StripeApiUnavailable, m);
-        let escaped: String =
-            percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
-                .to_string();
+        let escaped =
+            percent_encoding::utf8_percent_encode(id, crate::plans::URL_ID_ESCAPED).to_string();
         let url = format!("{}/v1/subscriptions/{escaped}", self.base);
         let mut resp = self
             .agent

@@ -12,7 +12,7 @@ mod status;
 
 pub use catalog::{is_resource_type, Catalog, CatalogError, RoleDef, Tier, DEFAULT_CATALOG};
 pub use limits::check_limits;
-pub use payment::{upgrade_url, CurrentUsage, Payment, PaymentCode};
+pub use payment::{upgrade_url, CurrentUsage, Payment, PaymentCode, URL_ID_ESCAPED};
 pub use status::{effective_plan, SubscriptionStatus};
 
 #[cfg(test)]

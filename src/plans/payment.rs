@@ -83,7 +83,7 @@ impl Payment {
 }
 
 /// Everything but RFC 3986's unreserved characters is escaped in an id placed in a URL.
-const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+pub const URL_ID_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -91,7 +91,7 @@ const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Fills the upgrade URL template's `{org}` and `{plan}` placeholders.
 pub fn upgrade_url(template: &str, org: &str, plan: Option<&str>) -> String {
-    let enc = |s: &str| utf8_percent_encode(s, ESCAPED).to_string();
+    let enc = |s: &str| utf8_percent_encode(s, URL_ID_ESCAPED).to_string();
     template
         .replace("{org}", &enc(org))
         .replace("{plan}", &enc(plan.unwrap_or("")))

@@ -138,6 +138,8 @@ fn start_in_process(db: &Path, args: &[String], envs: &[(String, String)]) -> (D
         admin: Some(ADMIN.into()),
         decision: None,
         jwt_secret: None,
+        stripe_webhook_secret: None,
+        stripe_secret_key: None,
     };
     for (k, v) in envs {
         match k.as_str() {
@@ -148,6 +150,11 @@ fn start_in_process(db: &Path, args: &[String], envs: &[(String, String)]) -> (D
             "TOLLGATE_PAST_DUE_GRACE_DAYS" => {
                 argv.extend(["--past-due-grace-days".into(), v.clone()])
             }
+            "STRIPE_WEBHOOK_SECRET" => tokens.stripe_webhook_secret = Some(v.clone()),
+            "STRIPE_SECRET_KEY" => tokens.stripe_secret_key = Some(v.clone()),
+            "TOLLGATE_STRIPE_PRICES" => argv.extend(["--stripe-prices".into(), v.clone()]),
+            "TOLLGATE_STRIPE_TOLERANCE" => argv.extend(["--stripe-tolerance".into(), v.clone()]),
+            "TOLLGATE_STRIPE_API_BASE" => argv.extend(["--stripe-api-base".into(), v.clone()]),
             other => panic!("`{other}` has no in-process form; use TestApp::process_with"),
         }
     }

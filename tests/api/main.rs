@@ -25,4 +25,5 @@ mod proxies;
 mod reload;
 mod reservations;
 mod seats;
+mod stripe;
 mod tenancy;
