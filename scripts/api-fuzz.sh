@@ -59,7 +59,11 @@ cleanup() {
 trap cleanup EXIT
 
 token=fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+# A webhook secret the fuzzer does not know: every generated event is refused as unsigned
+# (400), never a 503 STRIPE_NOT_CONFIGURED.
 TOLLGATE_ADMIN_TOKEN=$token TOLLGATE_LOG=${TOLLGATE_LOG:-warn} \
+    STRIPE_WEBHOOK_SECRET=whsec_fuzz_$(python3 -c 'import secrets; print(secrets.token_hex(16))') \
+    TOLLGATE_STRIPE_PRICES=price_fuzz=professional \
     "$bin" serve --listen 127.0.0.1:0 --db "$work/tollgate.db" \
     --routes examples/forward-auth/routes.toml \
     >"$work/stdout" 2>"$work/stderr" </dev/null &

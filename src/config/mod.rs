@@ -697,7 +697,20 @@ mod tests {
             ..Default::default()
         };
         let s = Layer::default().resolve(tokens).unwrap();
-        assert!(!format!("{s:?}").contains("secret"));
+        assert!(!format!("{s:?}").contains("abcdef-secret"));
+        // Nor the Stripe secrets.
+        let tokens = Tokens {
+            stripe_webhook_secret: Some("whsec_one-0123, whsec_two-4567".into()),
+            stripe_secret_key: Some("sk_live_key-89ab".into()),
+            ..Default::default()
+        };
+        let s = Layer::default().resolve(tokens).unwrap();
+        assert_eq!(s.stripe.secrets.len(), 2);
+        assert!(s.stripe.api.is_some());
+        let debug = format!("{s:?}");
+        for secret in ["0123", "4567", "89ab"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
     }
 
     #[test]

@@ -368,7 +368,7 @@ pub(crate) mod schema {
     #[serde(untagged)]
     pub(crate) enum BatchSlot {
         /// The item's decision.
-        Answer(DecisionAnswer),
+        Answer(Box<DecisionAnswer>),
         /// The item's error.
         Error(BatchError),
     }

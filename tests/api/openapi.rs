@@ -57,8 +57,9 @@ fn the_document_lists_every_served_route_and_method_and_nothing_else() {
         for m in METHODS {
             let a = app.call(m, &url, None, None);
             if r.methods.contains(&m) {
+                // A 404 of the handler (an unknown reservation) is not the router's.
                 assert!(
-                    a.status != 405 && a.status != 404,
+                    a.status != 405 && a.body["message"] != "no such endpoint",
                     "{m} {url} is in the table but answered {}: {}",
                     a.status,
                     a.raw
