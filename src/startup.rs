@@ -41,16 +41,7 @@ impl Application {
             tracing::warn!(warning = %w, "model warning");
         }
         tracing::info!(version = %model.version, summary = %model.summary(), "policies loaded");
-        // A price that maps to no tier would record every event of it as `unknown_plan`: a
-        // configuration mistake, refused before serving.
-        for (price, plan) in settings.stripe.prices.plans() {
-            if model.catalog.tier(plan).is_none() {
-                return Err(Error::Config(format!(
-                    "TOLLGATE_STRIPE_PRICES maps `{price}` to `{plan}`, which is not a tier of \
-                     the plan catalog"
-                )));
-            }
-        }
+        settings.stripe.prices.check(&model.catalog)?;
         if settings.stripe.secrets.is_empty() {
             tracing::info!(
                 "stripe webhook: no STRIPE_WEBHOOK_SECRET; /webhooks/stripe answers 503"

@@ -41,6 +41,20 @@ impl PriceMap {
         self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// Refuses a map that names a plan the catalog lacks: every event of that price would be
+    /// recorded as `unknown_plan` (checked by `serve` at start and by `validate`).
+    pub fn check(&self, catalog: &crate::plans::Catalog) -> crate::error::Result<()> {
+        for (price, plan) in self.plans() {
+            if catalog.tier(plan).is_none() {
+                return Err(crate::error::Error::Config(format!(
+                    "TOLLGATE_STRIPE_PRICES maps `{price}` to `{plan}`, which is not a tier of \
+                     the plan catalog"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether nothing is mapped.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()

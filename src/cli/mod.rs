@@ -84,7 +84,12 @@ impl From<Exit> for std::process::ExitCode {
 
 /// `tollgate validate`: 0 when the model loads, 1 otherwise.
 pub fn validate(args: Layer) -> Exit {
-    match settings(args).and_then(|s| Model::load(&s.model)) {
+    let loaded = settings(args).and_then(|s| {
+        let model = Model::load(&s.model)?;
+        s.stripe.prices.check(&model.catalog)?;
+        Ok(model)
+    });
+    match loaded {
         Ok(model) => {
             for w in &model.warnings {
                 eprintln!("{w}");

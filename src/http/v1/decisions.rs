@@ -39,11 +39,12 @@ const PERMISSIONS_422: &str = "Valid JSON, invalid by the schema or the rules: I
      INVALID_ENTITY, DUPLICATE_ENTITY, MANAGED_ENTITY, PROVIDED_ANCESTOR, PARENT_CYCLE, \
      CROSS_ORG_PARENTS, SLICE_TOO_LARGE.";
 
-/// Whether a decision body may ask for a `reserve` (a write): it names the key. A false
-/// positive (the word in an id) only moves the decision to the blocking pool.
+/// Whether a decision body may ask for a `reserve` (a write): it names the key, or has a
+/// `\u` escape that could spell it. A false positive (the word in an id) only moves the
+/// decision to the blocking pool.
 fn may_reserve(body: &[u8]) -> bool {
     const KEY: &[u8] = b"\"reserve\"";
-    body.windows(KEY.len()).any(|w| w == KEY)
+    body.windows(KEY.len()).any(|w| w == KEY) || body.windows(2).any(|w| w == b"\\u")
 }
 
 fn mirror(req: &HttpRequest) -> bool {
@@ -241,4 +242,16 @@ pub(in crate::http) async fn permissions(
         actions.insert(v.action, entry);
     }
     Ok(HttpResponse::Ok().json(json!({"actions": actions})))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_body_that_may_spell_reserve_goes_to_the_blocking_pool() {
+        assert!(super::may_reserve(br#"{"reserve": 1}"#));
+        assert!(super::may_reserve(br#"{"\u0072eserve": 1}"#));
+        assert!(!super::may_reserve(
+            br#"{"principal": "User::\"a\"", "action": "Action::\"view_org\""}"#
+        ));
+    }
 }
