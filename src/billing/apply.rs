@@ -3,10 +3,10 @@
 //! is linked to yet kept and applied as soon as the link arrives; the org's plan and status
 //! settled from its subscriptions through `org::upsert_org`, with one audit entry per event.
 //!
-//! Which org an event is for: the subscription's `metadata.org_id` and the subscription's own
-//! link (made by its checkout or its first event) must agree (else `org_conflict`, nothing
-//! changes); without either, the customer's link (from `checkout.session.completed`). A
-//! customer belongs to one org: a checkout naming another is an `org_conflict`.
+//! Which org an event is for: the subscription's `metadata.org_id`, the subscription's own link
+//! (made by its checkout or its first event) and its customer's link (made by a checkout or a
+//! subscription event, never by an invoice) must agree where present, else `org_conflict` and
+//! nothing changes. A customer belongs to one org, and a subscription to one customer.
 
 use serde_json::{json, Map, Value};
 
@@ -76,21 +76,34 @@ fn resolve(
     subscription: Option<&str>,
     named: Option<&str>,
 ) -> Result<Resolved> {
-    let by_sub = match subscription {
-        Some(s) => w.subscription(s)?.map(|r| r.org),
+    let row = match subscription {
+        Some(s) => w.subscription(s)?,
         None => None,
     };
-    let org = match (named, by_sub) {
-        (Some(n), Some(s)) if n != s => return Ok(Resolved::Stop("org_conflict")),
-        (Some(n), _) => n.to_string(),
-        (None, Some(s)) => s,
-        (None, None) => match customer {
-            Some(c) => match w.customer_org(c)? {
-                Some(o) => o,
-                None => return Ok(Resolved::Wait(c.to_string())),
-            },
-            None => return Ok(Resolved::Stop("no_org")),
-        },
+    // A subscription's customer never changes: an event that says otherwise is not trusted.
+    if let (Some(r), Some(c)) = (&row, customer) {
+        if r.customer.as_deref().is_some_and(|rc| rc != c) {
+            return Ok(Resolved::Stop("org_conflict"));
+        }
+    }
+    let by_customer = match customer {
+        Some(c) => w.customer_org(c)?,
+        None => None,
+    };
+    // Every source that names an org must name the same one: a customer belongs to one org,
+    // and a subscription never moves.
+    let known: Vec<String> = [named.map(str::to_string), row.map(|r| r.org), by_customer]
+        .into_iter()
+        .flatten()
+        .collect();
+    if known.windows(2).any(|p| p[0] != p[1]) {
+        return Ok(Resolved::Stop("org_conflict"));
+    }
+    let Some(org) = known.into_iter().next() else {
+        return Ok(match customer {
+            Some(c) => Resolved::Wait(c.to_string()),
+            None => Resolved::Stop("no_org"),
+        });
     };
     if w.org(&org)?.is_none() {
         return Ok(Resolved::Stop("unknown_org"));
@@ -215,31 +228,39 @@ fn checkout(
     if w.org(&org)?.is_none() {
         return step.end("unknown_org");
     }
-    if let Some(cus) = &c.customer {
-        match w.customer_org(cus)? {
-            Some(o) if o != org => return step.end("org_conflict"),
-            Some(_) => {}
-            None => {
-                w.link_customer(cus, &org)?;
-                step.linked.push(cus.clone());
-            }
+    // Every conflict is found before anything is written: a refused checkout links nothing.
+    let customer_org = match &c.customer {
+        Some(cus) => w.customer_org(cus)?,
+        None => None,
+    };
+    if customer_org.as_ref().is_some_and(|o| *o != org) {
+        return step.end("org_conflict");
+    }
+    let sub_row = match &c.subscription {
+        Some(sub) => w.subscription(sub)?,
+        None => None,
+    };
+    if let Some(r) = &sub_row {
+        let other_customer = matches!((&r.customer, &c.customer), (Some(a), Some(b)) if a != b);
+        if r.org != org || other_customer {
+            return step.end("org_conflict");
         }
     }
-    if let Some(sub) = &c.subscription {
-        match w.subscription(sub)? {
-            Some(r) if r.org != org => return step.end("org_conflict"),
-            Some(_) => {}
-            None => w.put_subscription(&SubscriptionRow {
-                id: sub.clone(),
-                org: org.clone(),
-                customer: c.customer.clone(),
-                status: LINKED_ONLY.into(),
-                plan: None,
-                past_due_since: None,
-                last_created: i64::MIN,
-                last_event: event.id.clone(),
-            })?,
-        }
+    if let (Some(cus), None) = (&c.customer, customer_org) {
+        w.link_customer(cus, &org)?;
+        step.linked.push(cus.clone());
+    }
+    if let (Some(sub), None) = (&c.subscription, sub_row) {
+        w.put_subscription(&SubscriptionRow {
+            id: sub.clone(),
+            org: org.clone(),
+            customer: c.customer.clone(),
+            status: LINKED_ONLY.into(),
+            plan: None,
+            past_due_since: None,
+            last_created: i64::MIN,
+            last_event: event.id.clone(),
+        })?;
     }
     step.org = Some(org);
     // The subscription itself, when the session carries it or the API was asked for it.
@@ -329,14 +350,28 @@ fn subscription(
     }
     let row = w.subscription(&s.id)?;
     let last = row.as_ref().map_or(i64::MIN, |r| r.last_created);
-    // An older event never overwrites a newer state; the same second applies in arrival
-    // order. A state just read from the API is the newest there is.
-    if !fresh && event.created < last {
+    // An older event never overwrites a newer state, a state read from the API included (two
+    // processes may have read it at different times).
+    if event.created < last {
         return step.end("stale");
     }
     let Some(mut status) = SubscriptionStatus::parse(&s.status) else {
         return step.end("unknown_status");
     };
+    // The same second applies in arrival order, but never backwards: a subscription's
+    // `created` event, or its first `incomplete` state, is older than any state applied in
+    // its second (Stripe sends a checkout's events together, in no guaranteed order).
+    let applied_before = row
+        .as_ref()
+        .is_some_and(|r| r.status != LINKED_ONLY && r.last_created == event.created);
+    if !fresh
+        && applied_before
+        && (event.kind == "customer.subscription.created"
+            || (status == SubscriptionStatus::Incomplete
+                && row.as_ref().is_some_and(|r| r.status != status.as_str())))
+    {
+        return step.end("stale");
+    }
     if event.kind == "customer.subscription.deleted"
         && !matches!(
             status,
@@ -395,13 +430,8 @@ fn invoice(w: &impl BillingWrites, ctx: OrgCtx<'_>, event: &Event, inv: &Invoice
         }
         Resolved::Stop(why) => return step.end(why),
     };
+    // An invoice links no customer: only a checkout or the subscription itself does.
     step.org = Some(org.clone());
-    if let Some(c) = &inv.customer {
-        if w.customer_org(c)?.is_none() {
-            w.link_customer(c, &org)?;
-            step.linked.push(c.clone());
-        }
-    }
     let Some(row) = w.subscription(sub)?.filter(|r| r.status != LINKED_ONLY) else {
         // The subscription's own state has not arrived; it will, and it carries the status.
         return step.end("unknown_subscription");

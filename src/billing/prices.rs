@@ -1,7 +1,11 @@
 //! The price → plan map: which catalog tier a Stripe price gives, by price id or lookup key
-//! (`TOLLGATE_STRIPE_PRICES=price_id=plan,lookup_key=plan`).
+//! (`TOLLGATE_STRIPE_PRICES=price_id=plan,lookup:lookup_key=plan`). The two never meet: a
+//! lookup key (which anyone with dashboard access names freely) matches only `lookup:` entries.
 
 use std::collections::BTreeMap;
+
+/// The prefix of a lookup-key entry.
+const LOOKUP: &str = "lookup:";
 
 /// Price ids and lookup keys, each to a plan name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,11 +32,12 @@ impl PriceMap {
         Ok(PriceMap { map })
     }
 
-    /// The plan of a price, by its id first, then its lookup key.
+    /// The plan of a price, by its id first, then its lookup key (`lookup:` entries only).
     pub fn plan(&self, price_id: Option<&str>, lookup_key: Option<&str>) -> Option<&str> {
         price_id
+            .filter(|p| !p.starts_with(LOOKUP))
             .and_then(|p| self.map.get(p))
-            .or_else(|| lookup_key.and_then(|k| self.map.get(k)))
+            .or_else(|| lookup_key.and_then(|k| self.map.get(&format!("{LOOKUP}{k}"))))
             .map(String::as_str)
     }
 

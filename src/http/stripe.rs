@@ -109,50 +109,66 @@ pub(in crate::http) async fn webhook(
     let header = req
         .headers()
         .get("stripe-signature")
-        .and_then(|v| v.to_str().ok());
-    billing::verify(
-        header,
-        &body,
-        &stripe.settings.secrets,
-        stripe.settings.tolerance,
-        now_unix(),
-    )?;
-    let event = Event::parse(&body)?;
-    let id = event.id.clone();
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let engine = state.engine.clone();
-    let applied = web::block(move || {
-        let _one_at_a_time = stripe.serial.lock();
-        let store = engine.store();
-        // A duplicate is answered before any API call; the write checks again.
-        if store
-            .read(|r| billing::BillingReads::event_outcome(r, &event.id))?
-            .is_some()
-        {
-            return Ok(billing::Applied {
-                outcome: "duplicate",
-                org: None,
-            });
-        }
-        let fetched = match (&stripe.settings.api, subscription_of(&event)) {
-            (Some(api), Some(id)) => Some(api.subscription(&id)?),
-            _ => None,
-        };
-        let model = engine.model();
-        let template = engine.upgrade_template(&model);
-        let ctx = engine.org_ctx(&model, &template, now_unix());
-        store.write(|w| billing::apply(w, ctx, &stripe.settings.prices, &event, fetched.as_ref()))
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("blocking pool: {e}")))??;
-    if applied.outcome != "applied" && applied.outcome != "duplicate" {
-        tracing::info!(event = %id, outcome = applied.outcome, "stripe event not applied");
+    // Hashing a large body is not the worker's job: an unsigned flood must not slow decisions.
+    let answer = web::block(move || receive(&engine, &stripe, header.as_deref(), &body))
+        .await
+        .map_err(|e| Error::Internal(format!("blocking pool: {e}")))??;
+    if answer.outcome != "applied" && answer.outcome != "duplicate" {
+        tracing::info!(event = %answer.id, outcome = %answer.outcome, "stripe event not applied");
     }
-    Ok(HttpResponse::Ok().json(StripeAnswer {
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Verifies, parses and applies one event (on the blocking pool).
+fn receive(
+    engine: &crate::engine::Engine,
+    stripe: &StripeState,
+    header: Option<&str>,
+    body: &[u8],
+) -> crate::error::Result<StripeAnswer> {
+    let settings = &stripe.settings;
+    let now = now_unix();
+    billing::verify(header, body, &settings.secrets, settings.tolerance, now)?;
+    let event = Event::parse(body)?;
+    // Stripe never dates an event after its signature: one from the future would make every
+    // real event after it `stale`.
+    if event.created > now.saturating_add_unsigned(settings.tolerance) {
+        return Err(Error::new(
+            Code::MalformedEvent,
+            "the event's `created` is later than its signature",
+        ));
+    }
+    let answer = |a: billing::Applied| StripeAnswer {
         received: true,
-        id,
-        outcome: applied.outcome.to_string(),
-        org: applied.org,
-    }))
+        id: event.id.clone(),
+        outcome: a.outcome.to_string(),
+        org: a.org,
+    };
+    let _one_at_a_time = stripe.serial.lock();
+    let store = engine.store();
+    // A duplicate is answered before any API call; the write checks again.
+    if store
+        .read(|r| billing::BillingReads::event_outcome(r, &event.id))?
+        .is_some()
+    {
+        return Ok(answer(billing::Applied {
+            outcome: "duplicate",
+            org: None,
+        }));
+    }
+    let fetched = match (&settings.api, subscription_of(&event)) {
+        (Some(api), Some(id)) => Some(api.subscription(&id)?),
+        _ => None,
+    };
+    let model = engine.model();
+    let template = engine.upgrade_template(&model);
+    let ctx = engine.org_ctx(&model, &template, now_unix());
+    let applied =
+        store.write(|w| billing::apply(w, ctx, &settings.prices, &event, fetched.as_ref()))?;
+    Ok(answer(applied))
 }
 
 /// The subscription an event is about, for the API re-read.

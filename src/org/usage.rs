@@ -70,7 +70,13 @@ pub fn reserve(
     let state = require_org(w, ctx, org)?;
     enforce(ctx, &state, &[(resource_type, amount)], Limits::Enforce)?;
     let current = state.usage.get(resource_type).copied().unwrap_or(0);
-    w.set_app_usage(org, resource_type, current.saturating_add(amount))?;
+    let Some(after) = current.checked_add(amount) else {
+        return Err(Error::new(
+            Code::InvalidReserve,
+            format!("`{resource_type}` is at {current}: {amount} more would overflow the counter"),
+        ));
+    };
+    w.set_app_usage(org, resource_type, after)?;
     let row = ReservationRow {
         id,
         org: org.to_string(),
@@ -86,7 +92,7 @@ pub fn reserve(
             org: Some(org),
             action: AuditAction::ReservationCreate,
             target: format!("Reservation::{:?}", row.id),
-            detail: json!({"resource_type": resource_type, "amount": amount, "current": current + amount}),
+            detail: json!({"resource_type": resource_type, "amount": amount, "current": after}),
             at: ctx.now,
         },
     )?;

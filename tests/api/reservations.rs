@@ -261,3 +261,22 @@ fn release_takes_the_decision_token_when_one_is_set() {
     assert_eq!(app.call("POST", &path, None, Some(token)).status, 200);
     assert_eq!(usage(&app, "acme", "quota:project"), 0);
 }
+
+#[test]
+fn a_reserve_that_would_overflow_the_counter_is_refused() {
+    let app = TestApp::spawn();
+    app.org("big", "enterprise", "alice"); // unlimited projects
+    set_usage(&app, "big", "quota:project", i64::MAX - 5);
+    let a = app.call(
+        "POST",
+        "/v1/authorize",
+        Some(&reserving("alice", "big", json!(1000))),
+        None,
+    );
+    assert_eq!(a.status, 422, "{}", a.raw);
+    assert_eq!(a.body["code"], "INVALID_RESERVE");
+    assert_eq!(usage(&app, "big", "quota:project"), i64::MAX - 5);
+    let d = app.authorize(reserving("alice", "big", json!(5)));
+    assert_eq!(d["decision"], "allow", "{d}");
+    assert_eq!(usage(&app, "big", "quota:project"), i64::MAX);
+}

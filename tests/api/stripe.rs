@@ -13,7 +13,7 @@ use crate::helpers::{req, TestApp};
 
 const SECRET: &str = "whsec_tollgate_test_secret_new";
 const OLD_SECRET: &str = "whsec_tollgate_test_secret_old";
-const PRICES: &str = "price_starter=starter,price_pro=professional,pro_yearly=professional";
+const PRICES: &str = "price_starter=starter,price_pro=professional,lookup:pro_yearly=professional";
 
 /// Stripe's library, signing over a pipe.
 struct Signer {
@@ -257,6 +257,12 @@ fn only_a_signature_by_a_configured_secret_within_the_tolerance_is_accepted() {
     let a = b.post(&body2, Some(&old));
     assert_eq!(a.status, 200, "{}", a.raw);
 
+    // An event dated after its signature would make every real one after it stale.
+    let future_event = body
+        .replace("evt_sig_1", "evt_sig_3")
+        .replace(&t.to_string(), &(t + 86_400).to_string());
+    let h = b.signer.header(&future_event, SECRET, t, 1);
+    refused(&b, Some(&h), &future_event, "MALFORMED_EVENT");
     // A signed body that is not an event.
     let h = b.signer.header("[1, 2]", SECRET, t, 1);
     refused(&b, Some(&h), "[1, 2]", "MALFORMED_EVENT");
@@ -500,6 +506,43 @@ fn duplicates_and_reordered_deliveries_change_nothing() {
     let last = b.audit().pop().unwrap().1;
     assert_eq!(last["outcome"], "applied");
     assert_eq!(last["subscription"], "sub_d");
+    // ...but never backwards: a checkout's burst arriving out of order, with `created` (and
+    // its `incomplete`) last, all in one second, leaves the paying org on its plan.
+    b.setup_org("burst");
+    let burst = |status: &'static str| {
+        vec![
+            ("CUSTOMER", "cus_b"),
+            ("SUBSCRIPTION", "sub_b"),
+            ("ORG", "burst"),
+            ("STATUS", status),
+        ]
+    };
+    let s = t + 200;
+    assert_eq!(
+        b.deliver("checkout.session.completed", s, &burst("active")),
+        "linked"
+    );
+    assert_eq!(
+        b.deliver("customer.subscription.updated.new-api", s, &burst("active")),
+        "applied"
+    );
+    assert_eq!(
+        b.deliver("invoice.paid.new-api", s, &burst("active")),
+        "no_change"
+    );
+    assert_eq!(
+        b.deliver("customer.subscription.created", s, &burst("incomplete")),
+        "stale"
+    );
+    assert_eq!(
+        b.deliver(
+            "customer.subscription.updated.old-api",
+            s,
+            &burst("incomplete")
+        ),
+        "stale"
+    );
+    assert_eq!(b.org("burst")["effective_plan"], "professional");
 }
 
 #[test]
@@ -570,6 +613,13 @@ fn unknown_prices_orgs_and_types_are_recorded_and_change_nothing() {
     // A lookup key maps too.
     let mut by_key = sub("sub_u2");
     by_key.extend([("PRICE", "price_other"), ("LOOKUP_KEY", "\"pro_yearly\"")]);
+    // A lookup key never matches a price id's entry.
+    let mut confused = sub("sub_u3");
+    confused.extend([("PRICE", "price_cheap"), ("LOOKUP_KEY", "\"price_pro\"")]);
+    assert_eq!(
+        b.deliver("customer.subscription.updated.new-api", t, &confused),
+        "unknown_price"
+    );
     assert_eq!(
         b.deliver("customer.subscription.updated.new-api", t + 1, &by_key),
         "applied"
@@ -617,6 +667,32 @@ fn unknown_prices_orgs_and_types_are_recorded_and_change_nothing() {
     );
     assert_eq!(b.org("globex")["plan"], "free");
     assert_eq!(b.project("globex"), "payment_required");
+    // A subscription naming one org for a customer linked to another: refused, nothing linked.
+    let cross = vec![
+        ("CUSTOMER", "cus_u"),
+        ("SUBSCRIPTION", "sub_new"),
+        ("ORG", "globex"),
+    ];
+    assert_eq!(
+        b.deliver("customer.subscription.updated.new-api", t + 7, &cross),
+        "org_conflict"
+    );
+    // An invoice for acme's subscription claiming another customer links nobody.
+    let claim = vec![("CUSTOMER", "cus_other"), ("SUBSCRIPTION", "sub_u2")];
+    assert_eq!(
+        b.deliver("invoice.payment_failed.new-api", t + 8, &claim),
+        "org_conflict"
+    );
+    let linked = rusqlite::Connection::open(b.app.db_path())
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM stripe_customers WHERE customer IN ('cus_other', 'cus_x')",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap();
+    assert_eq!(linked, 0, "a refused event links no customer");
+    assert_eq!(b.org("acme")["subscription_status"], "active");
     // A type Tollgate does not read.
     assert_eq!(
         b.deliver(
@@ -690,11 +766,12 @@ fn with_a_secret_key_the_subscription_is_re_read_from_the_api() {
     };
     b.setup_org("acme");
     // The event says canceled; Stripe's API says active now.
+    let created = now() - 60;
     let body = event(
         "customer.subscription.updated.old-api",
         &[
             ("EVENT_ID", "evt_api"),
-            ("CREATED", &(now() - 60).to_string()),
+            ("CREATED", &created.to_string()),
             ("CUSTOMER", "cus_api"),
             ("SUBSCRIPTION", "sub_api"),
             ("ORG", "acme"),
@@ -714,6 +791,14 @@ fn with_a_secret_key_the_subscription_is_re_read_from_the_api() {
     assert_eq!(a.body["outcome"], "applied");
     assert_eq!(b.org("acme")["subscription_status"], "active");
     assert_eq!(b.project("acme"), "allow");
+    // A state read from the API for an event older than the one applied changes nothing (two
+    // processes may read at different times).
+    let older = body
+        .replace("evt_api", "evt_api_old")
+        .replace(&format!("\"created\": {created}"), "\"created\": 1");
+    let a = b.send(&older);
+    assert_eq!(a.status, 200, "{}", a.raw);
+    assert!(a.body["outcome"] == "stale", "{}", a.raw);
     let requests = seen.lock().unwrap();
     assert!(
         requests
