@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn ids_win_over_lookup_keys_and_bad_maps_are_refused() {
-        let m = PriceMap::parse(" price_pro = professional, pro_monthly=starter ,").unwrap();
+        let m = PriceMap::parse(" price_pro = professional, lookup:pro_monthly=starter ,").unwrap();
         assert_eq!(
             m.plan(Some("price_pro"), Some("pro_monthly")),
             Some("professional")
@@ -82,6 +82,9 @@ mod tests {
             Some("starter")
         );
         assert_eq!(m.plan(Some("price_x"), None), None);
+        // A lookup key never matches a price id's entry, nor a price id a lookup entry.
+        assert_eq!(m.plan(Some("price_cheap"), Some("price_pro")), None);
+        assert_eq!(m.plan(Some("lookup:pro_monthly"), None), None);
         for bad in ["a", "a=", "=b", "a=b,a=c"] {
             assert!(PriceMap::parse(bad).is_err(), "{bad}");
         }
