@@ -13,6 +13,7 @@ stream runs: the figure is the decision path alone.
 """
 import argparse
 import glob
+import hashlib
 import os
 import re
 import shutil
@@ -47,7 +48,9 @@ os.makedirs(work, exist_ok=True)
 
 
 def seed(binary):
-    db = os.path.join(work, "instr-1k.db")
+    # One store per binary: a newer build migrates the file, and an older one then refuses it.
+    tag = hashlib.sha256(os.path.abspath(binary).encode()).hexdigest()[:8]
+    db = os.path.join(work, f"instr-1k-{tag}.db")
     if not os.path.exists(db):
         data = os.path.join(work, "instr-1k.jsonl")
         with open(data, "w") as f:

@@ -54,7 +54,8 @@ pub struct Decision {
     /// The org the request is about, as the store knows it (forward auth sends it upstream).
     pub org: Option<Arc<OrgFacts>>,
     /// What `reserve` took, on an allow that asked for it.
-    pub reservation: Option<crate::org::ReservationRow>,
+    /// (Boxed: every cached decision carries the field, and is cloned on each hit.)
+    pub reservation: Option<Box<crate::org::ReservationRow>>,
 }
 
 /// The org a decision was about: its id, effective plan and the principal's role in it.

@@ -102,7 +102,7 @@ impl Engine {
             };
             match crate::org::reserve(w, ctx, &org.row.id, quota, amount, new_id()?) {
                 Ok(row) => {
-                    decision.reservation = Some(row);
+                    decision.reservation = Some(Box::new(row));
                     Ok((decision, true))
                 }
                 // Allowed for one more unit, but not for `amount`: the gate's own 402.
