@@ -42,6 +42,18 @@ impl Application {
         }
         tracing::info!(version = %model.version, summary = %model.summary(), "policies loaded");
         settings.stripe.prices.check(&model.catalog)?;
+        for (key, _) in settings.stripe.prices.plans() {
+            if !["price_", "plan_", "lookup:"]
+                .iter()
+                .any(|p| key.starts_with(p))
+            {
+                tracing::warn!(
+                    key,
+                    "TOLLGATE_STRIPE_PRICES: this key is neither a price id (`price_...`) nor a \
+                     lookup key (`lookup:...`), so no event will match it"
+                );
+            }
+        }
         if settings.stripe.secrets.is_empty() {
             tracing::info!(
                 "stripe webhook: no STRIPE_WEBHOOK_SECRET; /webhooks/stripe answers 503"

@@ -65,13 +65,14 @@ impl Step {
 /// Which org, if any, an event is for.
 enum Resolved {
     Org(String),
-    /// No org yet: keep the event under this customer.
-    Wait(String),
+    /// Not applied, and why (`pending`: kept under its customer until the link arrives).
     Stop(&'static str),
 }
 
+/// Finds the event's org; an event for a customer no org is linked to yet is kept.
 fn resolve(
     w: &impl BillingWrites,
+    event: &Event,
     customer: Option<&str>,
     subscription: Option<&str>,
     named: Option<&str>,
@@ -100,10 +101,11 @@ fn resolve(
         return Ok(Resolved::Stop("org_conflict"));
     }
     let Some(org) = known.into_iter().next() else {
-        return Ok(match customer {
-            Some(c) => Resolved::Wait(c.to_string()),
-            None => Resolved::Stop("no_org"),
-        });
+        let Some(c) = customer else {
+            return Ok(Resolved::Stop("no_org"));
+        };
+        w.put_pending(&event.id, c, event.created, &event.to_value().to_string())?;
+        return Ok(Resolved::Stop("pending"));
     };
     if w.org(&org)?.is_none() {
         return Ok(Resolved::Stop("unknown_org"));
@@ -325,17 +327,14 @@ fn subscription(
         .map(|i| json!({"price": i.price, "lookup_key": i.lookup_key}))
         .collect();
     step.note("prices", prices_seen);
-    let org = match resolve(w, s.customer.as_deref(), Some(&s.id), s.org.as_deref())? {
+    let org = match resolve(
+        w,
+        event,
+        s.customer.as_deref(),
+        Some(&s.id),
+        s.org.as_deref(),
+    )? {
         Resolved::Org(o) => o,
-        Resolved::Wait(customer) => {
-            w.put_pending(
-                &event.id,
-                &customer,
-                event.created,
-                &event.to_value().to_string(),
-            )?;
-            return step.end("pending");
-        }
         Resolved::Stop(why) => {
             step.note("org_id", s.org.clone());
             return step.end(why);
@@ -364,8 +363,8 @@ fn subscription(
     let applied_before = row
         .as_ref()
         .is_some_and(|r| r.status != LINKED_ONLY && r.last_created == event.created);
-    if !fresh
-        && applied_before
+    // A state read from the API too: another process may have read it before this one.
+    if applied_before
         && (event.kind == "customer.subscription.created"
             || (status == SubscriptionStatus::Incomplete
                 && row.as_ref().is_some_and(|r| r.status != status.as_str())))
@@ -417,17 +416,14 @@ fn invoice(w: &impl BillingWrites, ctx: OrgCtx<'_>, event: &Event, inv: &Invoice
     let Some(sub) = inv.subscription.as_deref() else {
         return step.end("no_subscription");
     };
-    let org = match resolve(w, inv.customer.as_deref(), Some(sub), inv.org.as_deref())? {
+    let org = match resolve(
+        w,
+        event,
+        inv.customer.as_deref(),
+        Some(sub),
+        inv.org.as_deref(),
+    )? {
         Resolved::Org(o) => o,
-        Resolved::Wait(customer) => {
-            w.put_pending(
-                &event.id,
-                &customer,
-                event.created,
-                &event.to_value().to_string(),
-            )?;
-            return step.end("pending");
-        }
         Resolved::Stop(why) => return step.end(why),
     };
     // An invoice links no customer: only a checkout or the subscription itself does.

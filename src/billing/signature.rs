@@ -11,14 +11,15 @@ use crate::error::{Code, Error, Result};
 /// The most `v1` values one header may carry (Stripe sends one per active secret).
 const MAX_SIGNATURES: usize = 8;
 
-/// Verifies a webhook's `Stripe-Signature` header against the raw body at `now`.
+/// Verifies a webhook's `Stripe-Signature` header against the raw body at `now`; returns the
+/// signed timestamp.
 pub fn verify(
     header: Option<&str>,
     body: &[u8],
     secrets: &[SecretString],
     tolerance: u64,
     now: i64,
-) -> Result<()> {
+) -> Result<i64> {
     let bad = |m: &str| Error::new(Code::InvalidSignature, m.to_string());
     let header = header.ok_or_else(|| bad("the request has no `Stripe-Signature` header"))?;
     let mut timestamp = None;
@@ -86,7 +87,7 @@ pub fn verify(
             ),
         ));
     }
-    Ok(())
+    Ok(t)
 }
 
 #[cfg(test)]
@@ -100,7 +101,7 @@ mod tests {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    fn code(r: Result<()>) -> &'static str {
+    fn code(r: Result<i64>) -> &'static str {
         r.unwrap_err().code().name()
     }
 

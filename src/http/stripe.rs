@@ -131,11 +131,11 @@ fn receive(
 ) -> crate::error::Result<StripeAnswer> {
     let settings = &stripe.settings;
     let now = now_unix();
-    billing::verify(header, body, &settings.secrets, settings.tolerance, now)?;
+    let signed_at = billing::verify(header, body, &settings.secrets, settings.tolerance, now)?;
     let event = Event::parse(body)?;
     // Stripe never dates an event after its signature: one from the future would make every
     // real event after it `stale`.
-    if event.created > now.saturating_add_unsigned(settings.tolerance) {
+    if event.created > signed_at {
         return Err(Error::new(
             Code::MalformedEvent,
             "the event's `created` is later than its signature",

@@ -257,12 +257,15 @@ fn only_a_signature_by_a_configured_secret_within_the_tolerance_is_accepted() {
     let a = b.post(&body2, Some(&old));
     assert_eq!(a.status, 200, "{}", a.raw);
 
-    // An event dated after its signature would make every real one after it stale.
-    let future_event = body
-        .replace("evt_sig_1", "evt_sig_3")
-        .replace(&t.to_string(), &(t + 86_400).to_string());
-    let h = b.signer.header(&future_event, SECRET, t, 1);
-    refused(&b, Some(&h), &future_event, "MALFORMED_EVENT");
+    // An event dated after its signature would make every real one after it stale: even one
+    // second after it, within the tolerance.
+    for later in [1, 86_400] {
+        let future_event = body
+            .replace("evt_sig_1", "evt_sig_3")
+            .replace(&t.to_string(), &(t + later).to_string());
+        let h = b.signer.header(&future_event, SECRET, t, 1);
+        refused(&b, Some(&h), &future_event, "MALFORMED_EVENT");
+    }
     // A signed body that is not an event.
     let h = b.signer.header("[1, 2]", SECRET, t, 1);
     refused(&b, Some(&h), "[1, 2]", "MALFORMED_EVENT");
@@ -799,6 +802,19 @@ fn with_a_secret_key_the_subscription_is_re_read_from_the_api() {
     let a = b.send(&older);
     assert_eq!(a.status, 200, "{}", a.raw);
     assert!(a.body["outcome"] == "stale", "{}", a.raw);
+    // Nor does a subscription's `created` read from the API in the second already applied.
+    let same_second = event(
+        "customer.subscription.created",
+        &[
+            ("EVENT_ID", "evt_api_created"),
+            ("CREATED", &created.to_string()),
+            ("CUSTOMER", "cus_api"),
+            ("SUBSCRIPTION", "sub_api"),
+            ("STATUS", "incomplete"),
+        ],
+    );
+    let a = b.send(&same_second);
+    assert_eq!(a.body["outcome"], "stale", "{}", a.raw);
     let requests = seen.lock().unwrap();
     assert!(
         requests
