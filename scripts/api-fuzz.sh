@@ -60,9 +60,11 @@ trap cleanup EXIT
 
 token=fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 # A webhook secret the fuzzer does not know: every generated event is refused as unsigned
-# (400), never a 503 STRIPE_NOT_CONFIGURED.
+# (400), never a 503 STRIPE_NOT_CONFIGURED. Made here, not in the background command's
+# environment (that would delay the daemon's stdout file past the first look for it).
+webhook_secret=whsec_fuzz_$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 TOLLGATE_ADMIN_TOKEN=$token TOLLGATE_LOG=${TOLLGATE_LOG:-warn} \
-    STRIPE_WEBHOOK_SECRET=whsec_fuzz_$(python3 -c 'import secrets; print(secrets.token_hex(16))') \
+    STRIPE_WEBHOOK_SECRET=$webhook_secret \
     TOLLGATE_STRIPE_PRICES=price_fuzz=professional \
     "$bin" serve --listen 127.0.0.1:0 --db "$work/tollgate.db" \
     --routes examples/forward-auth/routes.toml \
@@ -71,7 +73,8 @@ pid=$!
 
 base=
 for _ in $(seq 1 300); do
-    base=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$work/stdout" | head -n 1)
+    # The background shell may not have opened its stdout file yet.
+    base=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$work/stdout" 2>/dev/null | head -n 1 || true)
     [ -n "$base" ] && break
     if ! kill -0 "$pid" 2>/dev/null; then
         echo "tollgate exited before listening:" >&2
