@@ -50,19 +50,11 @@ impl StripeApi {
                 ))
             }
         };
-        let mut config = ureq::Agent::config_builder()
-            .timeout_global(Some(TIMEOUT))
-            .https_only(https)
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")));
-        if !https {
-            config = config.proxy(None);
-        }
         Ok(StripeApi {
             base: base.trim_end_matches('/').to_string(),
             key,
-            agent: config.build().new_agent(),
+            // Statuses are read, not errors: a non-200 is named in the 503.
+            agent: crate::forward::outbound_agent(https, TIMEOUT, false),
         })
     }
 

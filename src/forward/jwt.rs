@@ -653,23 +653,33 @@ fn url_source(url: &str) -> std::result::Result<Source, String> {
     if uri.host().is_none() {
         return Err(format!("the JWKS URL {shown} names no host"));
     }
-    let mut config = ureq::Agent::config_builder()
-        .timeout_global(Some(FETCH_TIMEOUT))
-        .https_only(https)
-        // A redirect could lead a loopback source off the host, or anywhere else: the URL
-        // configured is where the keys come from.
-        .max_redirects(0)
-        .http_status_as_error(true)
-        .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")));
-    if !https {
-        // A loopback key server is never reached through a proxy.
-        config = config.proxy(None);
-    }
     Ok(Source::Url {
         url: url.to_string(),
         shown,
-        agent: config.build().new_agent(),
+        agent: outbound_agent(https, FETCH_TIMEOUT, true),
     })
+}
+
+/// The HTTP client of Tollgate's outbound calls (a JWKS URL, Stripe's API): HTTPS only unless
+/// the URL is loopback, no redirects, no proxy for loopback, a whole-call timeout.
+pub fn outbound_agent(
+    https: bool,
+    timeout: std::time::Duration,
+    status_as_error: bool,
+) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .https_only(https)
+        // A redirect could lead a loopback source off the host, or anywhere else: the URL
+        // configured is where the call goes.
+        .max_redirects(0)
+        .http_status_as_error(status_as_error)
+        .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")));
+    if !https {
+        // A loopback server is never reached through a proxy.
+        config = config.proxy(None);
+    }
+    config.build().new_agent()
 }
 
 /// Verifies bearer JWTs and names their principal.

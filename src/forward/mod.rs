@@ -11,7 +11,7 @@ mod routes;
 
 pub use context_types::{ContextKey, ContextKind, ContextTypes};
 pub use identity::{IdentitySettings, TrustedProxies, DEFAULT_IDENTITY_HEADER};
-pub use jwt::{loopback_host, JwtOptions, JwtVerifier, Refresher};
+pub use jwt::{loopback_host, outbound_agent, JwtOptions, JwtVerifier, Refresher};
 pub use path::{decode_path, normalize_host, Target};
 pub use routes::{Mapped, Original, RouteTable, Unmatched};
 
